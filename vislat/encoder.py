@@ -156,7 +156,7 @@ class ConvPosQueries(nn.Module):
                 ):
         super().__init__()
         self.map = nn.Parameter(sincos_map(q_ch, h, w)[None])
-        self.conv = nn.Sequential(nn.Conv2d(q_ch, q_ch, 3, padding=1), nn.GELU(), nn.Conv2d(q_ch, d, 1))
+        self.conv = nn.Sequential(nn.Conv2d(q_ch, q_ch, 3, padding=1, padding_mode="replicate"), nn.GELU(), nn.Conv2d(q_ch, d, 1))
         self.ln = nn.LayerNorm(d)   # unit-scale queries: the cell's position weighs as much as what it reads
 
     def forward(self) -> Tensor: # (1, h·w, d)
@@ -211,7 +211,7 @@ class CoarseHead(nn.Module):
         self.size = (lat.H, lat.W)
         self.grid = CrossAttnGrid(cfg, G, G)
         self.mix = nn.Conv2d(d, 4 * lat.C, 1)              # narrow first: the full-resolution conv stays cheap
-        self.up = nn.Conv2d(4 * lat.C, lat.C, 3, padding=1)
+        self.up = nn.Conv2d(4 * lat.C, lat.C, 3, padding=1, padding_mode="replicate")  # no zero border (see the note above)
 
     @torch.no_grad()
     def rescale_(self, mean:Tensor, std:Tensor): # (C,), (C,)
@@ -299,7 +299,7 @@ class Smoothing(nn.Module):
     "Residual local smoothing on V: V + Conv1×1(DepthwiseConv3×3(V)); identity at init."
     def __init__(self, C:int): # channels of V
         super().__init__()
-        self.dw, self.pw = nn.Conv2d(C, C, 3, padding=1, groups=C), nn.Conv2d(C, C, 1)
+        self.dw, self.pw = nn.Conv2d(C, C, 3, padding=1, groups=C, padding_mode="replicate"), nn.Conv2d(C, C, 1)
         nn.init.zeros_(self.pw.weight); nn.init.zeros_(self.pw.bias)
 
     def forward(self, V:Tensor) -> Tensor: # (B, C, H, W) → (B, C, H, W)

@@ -11,11 +11,11 @@ from einops import rearrange
 import ptwt, pywt
 
 # %% auto #0
-__all__ = ['MIN_SIZE', 'N_BINS', 'F_LO_CYCLES', 'F_HI', 'HF_CUTOFF', 'ALPHA_OK', 'EPS', 'WAVELET', 'WAV_LEVELS', 'PRIOR_TERMS',
-           'DEFAULT_WEIGHTS', 'check_latent', 'white_noise', 'power_law_noise', 'dead_leaves', 'radial_power',
-           'spectral_alpha', 'spec_loss', 'tv_loss', 'wavelet_l1l2', 'wav_loss', 'grad_kurtosis', 'kurt_loss',
-           'channel_corr', 'cov_loss', 'var_loss', 'image_prior_loss', 'gaussian_blur', 'add_coord_channels',
-           'hf_energy_fraction', 'latent_stats']
+__all__ = ['MIN_SIZE', 'N_BINS', 'F_LO_CYCLES', 'F_HI', 'HF_CUTOFF', 'ALPHA_OK', 'EPS', 'WAVELET', 'WAV_LEVELS', 'WAV_TARGET',
+           'PRIOR_TERMS', 'DEFAULT_WEIGHTS', 'check_latent', 'white_noise', 'power_law_noise', 'dead_leaves',
+           'radial_power', 'spectral_alpha', 'spec_loss', 'tv_loss', 'wavelet_l1l2', 'wav_loss', 'grad_kurtosis',
+           'kurt_loss', 'channel_corr', 'cov_loss', 'var_loss', 'image_prior_loss', 'gaussian_blur',
+           'add_coord_channels', 'hf_energy_fraction', 'latent_stats']
 
 # %% ../nbs/01a_priors.ipynb #db79d141
 MIN_SIZE = 8  # smallest H, W the estimators below accept
@@ -203,10 +203,15 @@ def wavelet_l1l2(V:Tensor, # (B, C, H, W) float
     "Wavelet L1/L2 at the finest level (mean of the three orientation bands)."
     return _l1l2(_detail_bands(V)[0]).mean(-1)
 
+WAV_TARGET = 0.62  # L1/L2 of natural images: sparser than this is not asked for
+
 def wav_loss(V:Tensor, # (B, C, H, W) float
+             wav_target:float=WAV_TARGET, # L1/L2 is pushed below this, not further
             ) -> Tensor: # scalar
-    "L_wav = mean normalised L1/L2 over all detail bands, samples and channels."
-    return torch.cat([_l1l2(c) for c in _detail_bands(V)], -1).mean()
+    "L_wav = mean over detail bands, samples and channels of max(0, L1/L2 − r*)."
+    r = torch.cat([_l1l2(c) for c in _detail_bands(V)], -1)
+    # L_wav = E_{b,c,band} max(0, L1/L2 − r*)   (hinge: no reward for overshooting natural sparsity)
+    return F.relu(r - wav_target).mean()
 
 # %% ../nbs/01a_priors.ipynb #7b6970f0
 def _kurtosis(d:Tensor, eps:float=1e-12) -> Tensor:
@@ -293,7 +298,8 @@ def image_prior_loss(V:Tensor, # (B, C, H, W) float
                      weights:dict, # λ per term, keys exactly PRIOR_TERMS
                      alpha_target:float=2.0, # spectral exponent wanted by L_spec
                      kurt_target:float=5.0, # gradient kurtosis floor of L_gradkurt
-                     var_target:float=1.0, # channel variance wanted by L_var
+                     var_target:float=1.0, # per-sample channel variance wanted by L_var
+                     wav_target:float=WAV_TARGET, # wavelet L1/L2 ceiling of L_wav
                     ) -> tuple[Tensor, dict]: # scalar L_img, {name: unweighted scalar term}
     "L_img = Σ λᵢ Lᵢ over the six image priors; returns (total, unweighted terms)."
     check_latent(V)
@@ -301,7 +307,7 @@ def image_prior_loss(V:Tensor, # (B, C, H, W) float
         raise ValueError(f"weights must have keys {PRIOR_TERMS}: missing {sorted(set(PRIOR_TERMS) - set(weights))}, "
                          f"unknown {sorted(set(weights) - set(PRIOR_TERMS))}")
     dx, dy = _diffs(V)    # shared by TV and kurtosis
-    terms = dict(spec=spec_loss(V, alpha_target), tv=_tv(dx, dy), wav=wav_loss(V),
+    terms = dict(spec=spec_loss(V, alpha_target), tv=_tv(dx, dy), wav=wav_loss(V, wav_target),
                  kurt=_kurt_hinge(dx, dy, kurt_target), cov=_cov_term(_channel_cov(V)),
                  var=_var_term(_spatial_var(V), var_target))
     # L_img = Σ_i λ_i L_i
