@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from .config import get_config, save_json, load_json, MetricsLog
 from .pipeline import register_phase, ensure, Gate, assert_gate, show_gate, phase_dir
 from .domain import sample_batch, CF_KINDS
@@ -21,28 +21,53 @@ from .latent import step_rng, prior_terms, evalpack, encode_texts, flat_stats, l
 from .train import fit, pick_device
 
 # %% auto #0
-__all__ = ['scene_texts', 'scene_batches', 'info_nce', 'vicreg_loss', 'barlow_loss', 'contrast_terms', 'p2_loss',
-           'retrieval_metrics', 'effective_rank', 'collapse_metrics', 'embed_texts', 'embed_pack', 'p2_metrics',
-           'full_eval_step', 'p2_eval', 'CollapsedEncoder', 'p2_gate', 'plot_tsne', 'tsne_figure', 'p2_plots',
-           'texts_per_scene', 'train_p2']
+__all__ = ['cf_kinds_for', 'scene_texts', 'cf_count', 'contrast_cfg', 'scene_batches', 'info_nce', 'vicreg_loss', 'barlow_loss',
+           'contrast_terms', 'p2_loss', 'retrieval_metrics', 'effective_rank', 'collapse_metrics', 'embed_texts',
+           'embed_pack', 'p2_metrics', 'full_eval_step', 'p2_eval', 'CollapsedEncoder', 'p2_gate', 'plot_tsne',
+           'tsne_figure', 'p2_plots', 'texts_per_scene', 'p1_image_stats', 'train_p2']
 
 # %% ../nbs/02_contrast.ipynb #bacc949e
+def cf_kinds_for(i: int, # scene index in the batch
+                 step: int, # training step
+                 n_cf: int=1, # counterfactuals per scene, 0-4
+                 first: str="", # a kind always included first ('' = none)
+                ) -> list[str]:
+    "The `n_cf` distinct counterfactual kinds of scene `i` at `step`: `first` (if set), then kinds rotating with i + step."
+    if not 0 <= n_cf <= len(CF_KINDS): raise ValueError(f"cf_per_scene must lie in [0, {len(CF_KINDS)}], got {n_cf}")
+    if first and first not in CF_KINDS: raise ValueError(f"cf_first must be '' or one of {CF_KINDS}, got '{first}'")
+    if n_cf == 0: return []
+    rot = [k for k in CF_KINDS if k != first]
+    return ([first] if first else []) + [rot[(i + step + j) % len(rot)] for j in range(n_cf - bool(first))]
+
 def scene_texts(examples: list, # list of `vislat.domain.Example`
                 step: int, # training step (rotates the counterfactual kinds)
-                counterfactuals: bool=True, # add one counterfactual per scene
+                n_cf: int=1, # counterfactuals per scene (0: none)
+                first: str="", # a counterfactual kind every scene gets ('' = all rotate)
                ) -> tuple[list[str], list[str]]:
-    "All texts of a batch (view A of every scene, then view B, then counterfactuals) and each counterfactual's kind."
+    "All texts of a batch (view A of every scene, view B, then counterfactual slot 1 of every scene, slot 2, …) and each counterfactual's kind."
     a, b = [e.text_a for e in examples], [e.text_b for e in examples]
-    if not counterfactuals: return a + b, []
-    kinds = [CF_KINDS[(i + step) % len(CF_KINDS)] for i in range(len(examples))]
-    return a + b + [e.cf[k] for e, k in zip(examples, kinds)], kinds
+    kinds = [cf_kinds_for(i, step, n_cf, first) for i in range(len(examples))]
+    flat = [ks[j] for j in range(n_cf) for ks in kinds]
+    cfs = [e.cf[ks[j]] for j in range(n_cf) for e, ks in zip(examples, kinds)]
+    return a + b + cfs, flat
+
+def cf_count(cfg: DictConfig) -> int:
+    "Counterfactuals encoded per training scene under `cfg`."
+    c = cfg.contrastive
+    return c.cf_per_scene if c.counterfactual_negatives else 0
+
+def contrast_cfg(cfg: DictConfig) -> DictConfig:
+    "The config P2 and P3 train under: `contrastive.batch` scenes per step when it is set (> 0), else `optimization.batch`."
+    b = cfg.contrastive.batch
+    if b <= 0: return cfg
+    return OmegaConf.merge(cfg, {"optimization": {"batch": b, "micro_batch": min(b, cfg.optimization.micro_batch)}})
 
 def scene_batches(cfg: DictConfig, tok: Tokenizer, phase: str="P2"):
     "`batch_fn(step, part, size) -> dict(ids, mask, n)`: `size` training scenes, their views and counterfactuals."
     dev = pick_device(cfg)
     def batch_fn(step, part, size):
         ex = sample_batch(size, step_rng(cfg, phase, step, part), "train")
-        texts, _ = scene_texts(ex, step, cfg.contrastive.counterfactual_negatives)
+        texts, _ = scene_texts(ex, step, cf_count(cfg), cfg.contrastive.cf_first)
         ids, mask = tok.encode(texts)
         return dict(ids=ids.to(dev), mask=mask.to(dev), n=size)
     return batch_fn
@@ -168,18 +193,25 @@ def embed_pack(model: nn.Module, tok: Tokenizer, n: int) -> dict:
     zb = embed_texts(model, tok, ep.texts_b()[:n])[1]
     return dict(Va=Va, za=za, zb=zb, zcf={k: embed_texts(model, tok, ep.cf_texts(k)[:n])[1] for k in CF_KINDS})
 
-def p2_metrics(model: nn.Module, tok: Tokenizer, n: int) -> dict[str, float]:
+def p2_metrics(model: nn.Module, tok: Tokenizer, n: int,
+               keep: dict|None=None, # if given, the embeddings are stored in keep["pack"] for the plots
+              ) -> dict[str, float]:
     "Retrieval, collapse and image statistics of `model` on `n` held-out scenes."
     e = embed_pack(model, tok, n)
+    if keep is not None: keep["pack"] = e
     return {**retrieval_metrics(e["za"], e["zb"], e["zcf"]), **collapse_metrics(e["za"]), **flat_stats(e["Va"])}
 
 def full_eval_step(cfg: DictConfig, step: int, total: int) -> bool:
     "True at the evals that also redraw plots (every `eval.plot_every`-th) and at the last step."
     return step == total or (step // cfg.eval.every) % cfg.eval.plot_every == 0
 
-def p2_eval(cfg: DictConfig, tok: Tokenizer, total: int):
+def p2_eval(cfg: DictConfig, tok: Tokenizer, total: int, keep: dict|None=None):
     "`eval_fn(model, step)` for the engine: the full metrics at `full_eval_step`s, nothing (losses only) in between."
-    return lambda model, step: p2_metrics(model, tok, cfg.eval.n_scenes) if full_eval_step(cfg, step, total) else {}
+    def eval_fn(model, step):
+        if not full_eval_step(cfg, step, total): return {}
+        if keep is not None: keep["step"] = step
+        return p2_metrics(model, tok, cfg.eval.n_scenes, keep)
+    return eval_fn
 
 # %% ../nbs/02_contrast.ipynb #03793eee
 class CollapsedEncoder(nn.Module):
@@ -202,12 +234,15 @@ def p2_gate(cfg: DictConfig, m: dict) -> Gate:
     return g
 
 # %% ../nbs/02_contrast.ipynb #255c581f
+_CF_MARKERS = {"color": "x", "relation": "+", "count": "^", "swap": "*"}
+
 def plot_tsne(zv: Tensor, # (S, 2, D) normalised z of view A and view B of S scenes
               zc: Tensor, # (S, K, D) normalised z of K counterfactuals of each scene
               seed: int=0, # t-SNE seed
               figsize=(4.2, 3.6),
+              kinds: list[str]|None=None, # name of each of the K counterfactual kinds (one marker each)
              ):
-    "t-SNE of z: paraphrase pairs as dots, counterfactuals as crosses, one color per scene."
+    "t-SNE of z: paraphrase pairs as dots joined by a line, counterfactuals as markers per kind, one color per scene."
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
     S, K = zv.shape[0], zc.shape[1]
@@ -216,33 +251,45 @@ def plot_tsne(zv: Tensor, # (S, 2, D) normalised z of view A and view B of S sce
     yv, yc = Y[:S * 2].reshape(S, 2, 2), Y[S * 2:].reshape(S, K, 2)
     fig, ax = plt.subplots(figsize=figsize, dpi=72)
     cmap = plt.get_cmap("tab20")
+    kinds = kinds or ["counterfactual"] * K
     for s in range(S):
         col = cmap(s % 20)
         ax.plot(yv[s, :, 0], yv[s, :, 1], "-o", color=col, ms=4, lw=0.8)
-        ax.scatter(yc[s, :, 0], yc[s, :, 1], marker="x", color=col, s=14, lw=0.8)
+        for k in range(K): ax.scatter(yc[s, k, 0], yc[s, k, 1], marker=_CF_MARKERS.get(kinds[k], "x"), color=col, s=18, lw=0.8)
+    for name in dict.fromkeys(kinds): ax.scatter([], [], marker=_CF_MARKERS.get(name, "x"), color="gray", label=name)
+    ax.legend(fontsize=6, loc="best", handletextpad=0.1, borderpad=0.3)
     ax.set_xticks([]); ax.set_yticks([])
-    ax.set_title("t-SNE of z: views (●–●) and counterfactuals (×)", fontsize=8)
+    ax.set_title("t-SNE of z: two views (●–●) and counterfactuals of each scene", fontsize=8)
     fig.tight_layout()
     return fig
 
-def tsne_figure(model: nn.Module, tok: Tokenizer, n: int=40, seed: int=0):
-    "The t-SNE figure of `model` on the first `n` eval-pack scenes."
-    e = embed_pack(model, tok, n)
-    return plot_tsne(torch.stack([e["za"], e["zb"]], 1), torch.stack(list(e["zcf"].values()), 1), seed)
+def tsne_figure(model: nn.Module|None, tok: Tokenizer|None, n: int=20, seed: int=0, pack: dict|None=None):
+    "The t-SNE figure of `model` on the first `n` eval-pack scenes (or of an `embed_pack` result already at hand)."
+    e = pack if pack is not None else embed_pack(model, tok, n)
+    return plot_tsne(torch.stack([e["za"][:n], e["zb"][:n]], 1), torch.stack([z[:n] for z in e["zcf"].values()], 1), seed,
+                     kinds=list(e["zcf"]))
 
-def p2_plots(cfg: DictConfig, tok: Tokenizer):
-    "`plot_fn(model, step, log, plot_dir)`: the t-SNE of z, saved as plots/tsne.png."
+def p2_plots(cfg: DictConfig, tok: Tokenizer, keep: dict|None=None):
+    "`plot_fn(model, step, log, plot_dir)`: the t-SNE of z, saved as plots/tsne.png (reusing this step's eval embeddings in `keep`)."
     import matplotlib.pyplot as plt
     def plot_fn(model, step, log, plot_dir):
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
-        fig = tsne_figure(model, tok, min(40, cfg.eval.n_scenes), cfg.seed)
+        pack = keep["pack"] if keep is not None and keep.get("step") == step else None
+        fig = tsne_figure(model, tok, min(20, cfg.eval.n_scenes), cfg.seed, pack)
         fig.savefig(Path(plot_dir)/"tsne.png", dpi=72); plt.close(fig)
     return plot_fn
 
 # %% ../nbs/02_contrast.ipynb #d58231a4
 def texts_per_scene(cfg: DictConfig) -> int:
-    "Sentences encoded per training scene: two views (+ one counterfactual)."
-    return 2 + bool(cfg.contrastive.counterfactual_negatives)
+    "Sentences encoded per training scene: two views + `cf_per_scene` counterfactuals."
+    return 2 + cf_count(cfg)
+
+def p1_image_stats(cfg: DictConfig, p1_dir: Path, encoder: nn.Module, tok: Tokenizer) -> dict[str, float]:
+    "P1's held-out image statistics: the last row of P1's metrics.csv (its final EMA eval), else measured anew."
+    rows = MetricsLog(Path(p1_dir)/"metrics.csv").rows if (Path(p1_dir)/"metrics.csv").exists() else []
+    if rows and rows[-1].get("step") == cfg.steps.P1 and "tv" in rows[-1]:
+        return {k: v for k, v in rows[-1].items() if k not in ("step", "lr", "grad_norm", "loss") and not k.startswith("loss_")}
+    return flat_stats(encode_texts(encoder, tok, evalpack().texts_a()[:cfg.eval.n_scenes]))
 
 def _load_p2(cfg, pdir, deps) -> dict:
     tok = deps["P1"]["tokenizer"]
@@ -253,13 +300,13 @@ def _load_p2(cfg, pdir, deps) -> dict:
 def train_p2(cfg: DictConfig, pdir: Path, deps: dict):
     "Train InfoNCE with counterfactual negatives on top of the P1 encoder, then write the P2 gate and report."
     tok, p1 = deps["P1"]["tokenizer"], deps["P1"]["encoder"]
-    torch.manual_seed(cfg.seed)
-    res = fit(copy.deepcopy(p1), p2_loss(cfg), scene_batches(cfg, tok, "P2"), cfg, pdir, cfg.steps.P2,
-              eval_fn=p2_eval(cfg, tok, cfg.steps.P2), plot_fn=p2_plots(cfg, tok), desc="P2")
+    torch.manual_seed(cfg.seed); keep = {}; tcfg = contrast_cfg(cfg)
+    res = fit(copy.deepcopy(p1), p2_loss(tcfg), scene_batches(tcfg, tok, "P2"), tcfg, pdir, cfg.steps.P2,
+              eval_fn=p2_eval(cfg, tok, cfg.steps.P2, keep), plot_fn=p2_plots(cfg, tok, keep), desc="P2")
     rows = res.metrics.rows
     p2_gate(cfg, rows[-1]).save(pdir)
     timing = load_json(Path(pdir)/"timing.json")
     save_json(Path(pdir)/"report.json", {
-        "p1_image_stats": flat_stats(encode_texts(p1, tok, evalpack().texts_a()[:cfg.eval.n_scenes])),
+        "p1_image_stats": p1_image_stats(cfg, Path(pdir).parent/"P1", p1, tok),
         "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"], "r1_first_eval": next(r["r1"] for r in rows if "r1" in r),
         "sentences_per_s": timing["sentences_per_s"] * texts_per_scene(cfg), "train_seconds": timing["train_seconds"]})

@@ -160,29 +160,37 @@ def in_split(g:Graph, split):
 
 # %% ../nbs/00_data.ipynb #2baf6d3b
 _OBJS = [Obj(SHAPES[c % 5], COLORS[c // 5 % 8], SIZES[c // 40 % 3], COUNTS[c // 120]) for c in range(360)]
+_RANK = {c: i for i, c in enumerate(sorted(range(360), key=lambda c: _okey(_OBJS[c])))}   # code -> canonical position
 
 def _sample_graph(rng):
     rnd = rng.random                                        # int(rnd() * n): a fast, deterministic randrange(n)
     k = 1 + int(rnd() * 3)                                  # relations
     n = 2 + int(rnd() * (min(4, 2 * k) - 1))                # objects
-    objs, seen = [], set()
-    while len(objs) < n:
+    cs, seen = [], set()                                    # object codes
+    while len(cs) < n:
         c = int(rnd() * 360)                                # 5 shapes x 8 colors x 3 sizes x 3 counts
-        if c % 120 not in seen: seen.add(c % 120); objs.append(_OBJS[c])
-    uncov, used, triples = list(range(n)), set(), []
+        if c % 120 not in seen: seen.add(c % 120); cs.append(c)
+    srt = sorted(cs, key=_RANK.__getitem__)                 # codes in canonical order (as Graph.from_triples sorts)
+    pos = list(map(srt.index, cs))                          # drawn index -> canonical index
+    uncov, used, rels = list(range(n)), set(), []
     for r in range(k, 0, -1):                               # r relations left to place
         while True:
-            u = list(uncov)
-            if len(u) > 2 * r - 1: a = u.pop(int(rnd() * len(u))); b = u[int(rnd() * len(u))]  # cover two new
+            m = len(uncov)                                  # uncovered objects left
+            if m >= 2 * r:                                  # cover two new
+                i = int(rnd() * m); a = uncov[i]; j = int(rnd() * (m - 1)); b = uncov[j + (j >= i)]
             else:
-                a = u[int(rnd() * len(u))] if len(u) > 2 * r - 2 else int(rnd() * n)         # cover one new
+                a = uncov[int(rnd() * m)] if m > 2 * r - 2 else int(rnd() * n)    # cover one new
                 b = int(rnd() * (n - 1)); b += b >= a
             p = PREDICATES[int(rnd() * 4)]
             key = (a, b, p) if a < b else (b, a, p)
             if key not in used: break
-        used.add(key); triples.append((objs[a], p, objs[b]))
-        uncov = [i for i in uncov if i != a and i != b]
-    return Graph.from_triples(triples)
+        used.add(key)
+        i, j = pos[a], pos[b]
+        rels.append((j, p, i) if p == 'next_to' and i > j else (i, p, j))   # next_to: lower index first
+        if a in uncov: uncov.remove(a)
+        if b in uncov: uncov.remove(b)
+    # the canonical graph directly (no Graph.from_triples checks): all objects are covered, predicates canonical, no pair repeats
+    return Graph(tuple(map(_OBJS.__getitem__, srt)), tuple(sorted(rels)))
 
 def sample_graph(rng:random.Random, # source of randomness
                  split:str|None='train'): # 'train', 'heldout' or None
@@ -192,12 +200,14 @@ def sample_graph(rng:random.Random, # source of randomness
         if in_split(g, split): return g
 
 # %% ../nbs/00_data.ipynb #14117594
-def _np(m):
+def _np_text(m):
     o, d, s, n = m
     det = COUNT_DETS[o.count][d]
     adj = f'{SIZE_WORDS[o.size][s]} {o.color}' if o.size else o.color
     if det == 'a' and adj[0] in 'aeiou': det = 'an'
     return f'{det} {adj} {SHAPE_NOUNS[o.shape][n][o.count > 1]}'
+_NP = _Memo(_np_text)                                       # (Obj, det, size word, noun) -> noun phrase, < 10k entries
+def _np(m): return _NP[tuple(m)]
 
 def _clause(c):
     pat, srel, x, y, f = c
@@ -209,7 +219,7 @@ def _clause(c):
 
 def render(r:list): # realisation: list of clauses
     "The sentence of a realisation: 'C1', 'C1 and C2' or 'C1, C2 and C3' (lower case, no period)."
-    cs = [_clause(c) for c in r]
+    cs = list(map(_clause, r))
     return cs[0] if len(cs) == 1 else ', '.join(cs[:-1]) + ' and ' + cs[-1]
 
 def clause_triple(c):

@@ -16,13 +16,13 @@ from .tokenizer import Tokenizer
 from .priors import check_latent, gaussian_blur
 from .latent import step_rng, evalpack, encode_texts, flat_stats, load_encoder
 from .contrast import (contrast_terms, scene_batches, p2_metrics, embed_pack, full_eval_step,
-                             texts_per_scene, CollapsedEncoder)
+                             texts_per_scene, contrast_cfg, CollapsedEncoder)
 from .train import fit, pick_device
 
 # %% auto #0
 __all__ = ['SHIFTS', 'SIGMAS', 'CUTOUTS', 'shift_latent', 'blur_matrix', 'blur_latent', 'cutout_latent', 'jitter',
-           'invariance_loss', 'p3_loss', 'mean_cos', 'robustness', 'plot_robustness', 'p3_metrics', 'p3_eval',
-           'p3_plots', 'p3_gate', 'p3_goals', 'train_p3']
+           'invariance_loss', 'p3_loss', 'embed_latents', 'mean_cos', 'robustness', 'plot_robustness', 'p3_metrics',
+           'p3_eval', 'p3_plots', 'p3_gate', 'p3_goals', 'train_p3']
 
 # %% ../nbs/03_jitter.ipynb #fef21659
 def shift_latent(V: Tensor, # (B, C, H, W) float
@@ -124,13 +124,15 @@ def p3_loss(cfg: DictConfig):
 SHIFTS, SIGMAS, CUTOUTS = [0, 1, 2, 3, 4], [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0], [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.35, 0.5]
 
 @torch.no_grad()
-def mean_cos(model: nn.Module, V: Tensor, VT: Tensor, batch: int=500) -> float:
-    "Mean cos(g(V), g(VT)) over the rows: V and VT (N, C, H, W)."
-    dev = next(model.parameters()).device; out = []
-    for i in range(0, len(V), batch):
-        a, b = (F.normalize(model.readout(x[i:i + batch].to(dev)).float(), dim=1) for x in (V, VT))
-        out.append((a * b).sum(1).cpu())
-    return torch.cat(out).mean().item()
+def embed_latents(model: nn.Module, V: Tensor, batch: int=500) -> Tensor:
+    "ĝ(V): L2-normalised readout of latents V (N, C, H, W), as (N, D) on the CPU."
+    dev = next(model.parameters()).device
+    return torch.cat([F.normalize(model.readout(V[i:i + batch].to(dev)).float(), dim=1).cpu() for i in range(0, len(V), batch)])
+
+def mean_cos(model: nn.Module, V: Tensor|None, VT: Tensor, batch: int=500, z: Tensor|None=None) -> float:
+    "Mean cos(ĝ(V), ĝ(VT)) over the rows of V and VT (N, C, H, W); pass `z` = ĝ(V) to embed V only once."
+    z = embed_latents(model, V, batch) if z is None else z
+    return (z * embed_latents(model, VT, batch)).sum(1).mean().item()
 
 def robustness(model: nn.Module, # encoder with `readout`
                V: Tensor, # (N, C, H, W) held-out latents
@@ -138,10 +140,15 @@ def robustness(model: nn.Module, # encoder with `readout`
                seed: int=0, # places the cutouts
               ) -> dict:
     "Robustness curves {'shift'|'blur'|'cutout': (xs, mean cos)} and the worst cos over shifts within ±2 px."
-    sh = [sum(mean_cos(model, V, shift_latent(V, dx, dy, mode)) for dx, dy in ((s, 0), (-s, 0), (0, s), (0, -s))) / 4 for s in SHIFTS]
-    bl = [mean_cos(model, V, blur_latent(V, s)) for s in SIGMAS]
-    cu = [mean_cos(model, V, cutout_latent(V, c, torch.Generator().manual_seed(seed))) for c in CUTOUTS]
-    worst = min(mean_cos(model, V, shift_latent(V, dx, dy, mode)) for dx in range(-2, 3) for dy in range(-2, 3))
+    z = embed_latents(model, V)                      # ĝ(V), once for every point of every curve
+    cs = {}                                          # (dx, dy) -> mean cos, each shift measured once
+    def shift_cos(dx, dy):
+        if (dx, dy) not in cs: cs[dx, dy] = 1.0 if dx == dy == 0 else mean_cos(model, None, shift_latent(V, dx, dy, mode), z=z)
+        return cs[dx, dy]
+    sh = [sum(shift_cos(dx, dy) for dx, dy in ((s, 0), (-s, 0), (0, s), (0, -s))) / 4 for s in SHIFTS]
+    bl = [1.0 if s == 0 else mean_cos(model, None, blur_latent(V, s), z=z) for s in SIGMAS]
+    cu = [1.0 if c == 0 else mean_cos(model, None, cutout_latent(V, c, torch.Generator().manual_seed(seed)), z=z) for c in CUTOUTS]
+    worst = min(shift_cos(dx, dy) for dx in range(-2, 3) for dy in range(-2, 3))
     return {"shift": (SHIFTS, sh), "blur": (SIGMAS, bl), "cutout": (CUTOUTS, cu), "cos_shift2_min": worst,
             "cos_blur1": bl[SIGMAS.index(1.0)], "cos_cut25": cu[CUTOUTS.index(0.25)]}
 
@@ -158,24 +165,29 @@ def plot_robustness(curves: dict[str, dict], # label -> `robustness(...)` result
     return fig
 
 # %% ../nbs/03_jitter.ipynb #40f83638
-def p3_metrics(model: nn.Module, tok: Tokenizer, cfg: DictConfig) -> dict[str, float]:
-    "P2 metrics plus worst-shift, blur-σ=1 and 25 %-cutout cosines on held-out scenes."
-    m = p2_metrics(model, tok, cfg.eval.n_scenes)
-    V = encode_texts(model, tok, evalpack().texts_a()[:cfg.eval.n_scenes])
-    r = robustness(model, V, cfg.invariance.shift_mode, cfg.seed)
+def p3_metrics(model: nn.Module, tok: Tokenizer, cfg: DictConfig, keep: dict|None=None) -> dict[str, float]:
+    "P2 metrics plus worst-shift, blur-σ=1 and 25 %-cutout cosines on the same held-out view-A latents."
+    keep = {} if keep is None else keep
+    m = p2_metrics(model, tok, cfg.eval.n_scenes, keep)
+    r = keep["robustness"] = robustness(model, keep["pack"]["Va"], cfg.invariance.shift_mode, cfg.seed)
     return {**m, **{k: r[k] for k in ("cos_shift2_min", "cos_blur1", "cos_cut25")}}
 
-def p3_eval(cfg: DictConfig, tok: Tokenizer, total: int):
+def p3_eval(cfg: DictConfig, tok: Tokenizer, total: int, keep: dict|None=None):
     "`eval_fn(model, step)` for the engine (full metrics at plot evals and at the end)."
-    return lambda model, step: p3_metrics(model, tok, cfg) if full_eval_step(cfg, step, total) else {}
+    def eval_fn(model, step):
+        if not full_eval_step(cfg, step, total): return {}
+        if keep is not None: keep["step"] = step
+        return p3_metrics(model, tok, cfg, keep)
+    return eval_fn
 
-def p3_plots(cfg: DictConfig, tok: Tokenizer):
-    "`plot_fn`: the robustness curves of the current model, saved as plots/robustness.png."
+def p3_plots(cfg: DictConfig, tok: Tokenizer, keep: dict|None=None):
+    "`plot_fn`: the robustness curves of the current model (this step's eval curves when `keep` holds them), plots/robustness.png."
     import matplotlib.pyplot as plt
     def plot_fn(model, step, log, plot_dir):
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
-        V = encode_texts(model, tok, evalpack().texts_a()[:min(256, cfg.eval.n_scenes)])
-        fig = plot_robustness({f"P3 step {step}": robustness(model, V, cfg.invariance.shift_mode, cfg.seed)})
+        if keep is not None and keep.get("step") == step: r = keep["robustness"]
+        else: r = robustness(model, encode_texts(model, tok, evalpack().texts_a()[:min(256, cfg.eval.n_scenes)]), cfg.invariance.shift_mode, cfg.seed)
+        fig = plot_robustness({f"P3 step {step}": r})
         fig.savefig(Path(plot_dir)/"robustness.png", dpi=72); plt.close(fig)
     return plot_fn
 
@@ -206,9 +218,9 @@ def _load_p3(cfg, pdir, deps) -> dict:
 def train_p3(cfg: DictConfig, pdir: Path, deps: dict):
     "Train P2's loss + β·L_inv from the P2 encoder, then write the P3 gate and report."
     tok, p2 = deps["P1"]["tokenizer"], deps["P2"]
-    torch.manual_seed(cfg.seed)
-    res = fit(copy.deepcopy(p2["encoder"]), p3_loss(cfg), scene_batches(cfg, tok, "P3"), cfg, pdir, cfg.steps.P3,
-              eval_fn=p3_eval(cfg, tok, cfg.steps.P3), plot_fn=p3_plots(cfg, tok), desc="P3")
+    torch.manual_seed(cfg.seed); keep = {}; tcfg = contrast_cfg(cfg)
+    res = fit(copy.deepcopy(p2["encoder"]), p3_loss(tcfg), scene_batches(tcfg, tok, "P3"), tcfg, pdir, cfg.steps.P3,
+              eval_fn=p3_eval(cfg, tok, cfg.steps.P3, keep), plot_fn=p3_plots(cfg, tok, keep), desc="P3")
     rows, tv_p1 = res.metrics.rows, p2["report"]["p1_image_stats"]["tv"]
     p3_gate(cfg, rows[-1], p2["metrics"]["r1"], tv_p1).save(pdir)
     timing = load_json(Path(pdir)/"timing.json")

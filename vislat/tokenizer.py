@@ -7,7 +7,8 @@ __all__ = ['SPECIALS', 'PAD_ID', 'BOS_ID', 'EOS_ID', 'UNK_ID', 'MAX_LEN', 'TOKEN
            'train_tokenizer', 'default_tokenizer']
 
 # %% ../nbs/00b_tokenizer.ipynb #799acfb5
-import os, re, json, random, array
+import os, re, json, random
+from itertools import chain
 import numpy as np
 from pathlib import Path
 import torch
@@ -34,7 +35,7 @@ class Tokenizer:
     "Byte-level BPE with PAD=0, BOS=1, EOS=2, UNK=3; texts are normalised like the checker's input."
     def __init__(self, hf:HFTokenizer, max_len:int=MAX_LEN):
         assert [hf.token_to_id(s) for s in SPECIALS] == [PAD_ID, BOS_ID, EOS_ID, UNK_ID], 'special token ids'
-        self.hf, self.max_len, self._cache = hf, max_len, ({}, {})
+        self.hf, self.max_len, self._pieces = hf, max_len, _Pieces(hf)
         hf.no_truncation(); hf.enable_padding(pad_id=PAD_ID, pad_token='[PAD]')
     @classmethod
     def train(cls, texts:list, vocab_size:int=16000, max_len:int=MAX_LEN):
@@ -54,39 +55,45 @@ class Tokenizer:
 # %% ../nbs/00b_tokenizer.ipynb #1afa6fdf
 _FAST = re.compile(r'[a-z0-9 ,.]*\Z')                    # normalised text that the word cache handles exactly
 
-def _piece(self:Tokenizer, k, cache, key):
-    ids = self.hf.encode(k, add_special_tokens=False).ids
-    if len(cache) < 100_000: cache[key] = ids
-    return ids
+class _Pieces(dict):
+    "Ids of a word after a space ('w'), or of a text's first word ('\\nw': EOS BOS w); BPE once per word, 100k kept."
+    def __init__(self, hf): self.hf = hf
+    def _bpe(self, w): return self.hf.encode(w, add_special_tokens=False).ids
+    def __missing__(self, k):
+        ids = [EOS_ID, BOS_ID, *self._bpe(k[1:])] if k[0] == '\n' else self._bpe(' ' + k)
+        if len(self) < 100_000: self[k] = ids
+        return ids
 
 def _ids(self:Tokenizer, t):
-    "BOS + ids + EOS of one normalised text; BPE runs once per distinct space-separated word (cached)."
+    "BOS + ids + EOS of one normalised text; BPE runs once per distinct word (cached)."
     if not _FAST.match(t): return self.hf.encode(t).ids
     ws = t.split(' ')                                    # byte-level pre-tokens never cross a space here
-    first, rest = self._cache                            # ids of 'w' at the start / of ' w' after a space
-    x = first.get(ws[0])
-    out = [BOS_ID] + (x if x is not None else self._piece(ws[0], first, ws[0]))
-    for w in ws[1:]:
-        x = rest.get(w)
-        out += x if x is not None else self._piece(' ' + w, rest, w)
-    out.append(EOS_ID)
-    return out
+    return [*self._pieces['\n' + ws[0]][1:], *chain.from_iterable(map(self._pieces.__getitem__, ws[1:])), EOS_ID]
+
+def _flat_ids(self:Tokenizer, ts): # B normalised, non-empty texts
+    "(ids of all texts, one after another (N,) int64, length of each text (B,) int64), BOS/EOS included."
+    if ts and _FAST.match(' '.join(ts)):                 # only cached-word text: one pass over the whole batch
+        ws = ('\n' + ' \n'.join(ts)).split(' ')          # words; '\nw' starts a text (and ends the one before)
+        ids = np.fromiter(chain(chain.from_iterable(map(self._pieces.__getitem__, ws)), (EOS_ID,)), np.int64)[1:]
+        return ids, np.diff(np.flatnonzero(ids == BOS_ID), append=len(ids))
+    seqs = [self._ids(t) for t in ts]
+    return np.fromiter(chain.from_iterable(seqs), np.int64), np.array(list(map(len, seqs)), np.int64)
 
 def _encode(self:Tokenizer, texts:list): # list of B strings
     "(ids (B, L) int64, mask (B, L) bool) with BOS/EOS, padded with PAD to the batch's longest text."
     if isinstance(texts, str): texts = [texts]
     ts = [normalize_text(t) for t in texts]
     if not all(ts): raise ValueError(f"empty text at index {ts.index('')}")
-    seqs = [self._ids(t) for t in ts]
-    n = max(map(len, seqs), default=0)
-    if n > self.max_len:
-        i = max(range(len(seqs)), key=lambda i: len(seqs[i]))
-        raise ValueError(f"text {i} has {n} tokens, more than the max length {self.max_len}")
-    flat, pad = array.array('q'), [PAD_ID] * n
-    for s in seqs: flat.extend(s); flat.extend(pad[len(s):])
-    ids = torch.from_numpy(np.frombuffer(flat, dtype=np.int64).reshape(len(seqs), n))   # no copy; keeps `flat` alive
-    return ids, ids != PAD_ID
+    flat, lens = self._flat_ids(ts)
+    n = int(lens.max(initial=0))
+    if n > self.max_len: raise ValueError(f"text {lens.argmax()} has {n} tokens, more than the max length {self.max_len}")
+    used = np.arange(n) < lens[:, None]                  # (B, L): the first lens[b] positions of row b
+    ids = np.full(used.shape, PAD_ID, np.int64); ids[used] = flat   # row-major fill = texts one after another
+    return torch.from_numpy(ids), torch.from_numpy(ids != PAD_ID)
 
+Tokenizer._ids, Tokenizer._flat_ids, Tokenizer.encode = _ids, _flat_ids, _encode
+
+# %% ../nbs/00b_tokenizer.ipynb #ac91b0aa
 def _decode(self:Tokenizer, ids): # (B, L) int tensor or list of id lists
     "Texts of token ids (special tokens dropped): `decode(encode(t)[0]) == [normalize_text(t)]`."
     if isinstance(ids, torch.Tensor):
@@ -100,7 +107,7 @@ def _domain_token_ids(self:Tokenizer):
     ids = {i for e in self.hf.encode_batch(ws + [' ' + w for w in ws]) for i in e.ids}
     return sorted(ids | {PAD_ID, BOS_ID, EOS_ID, UNK_ID})
 
-Tokenizer._piece, Tokenizer._ids, Tokenizer.encode, Tokenizer.decode, Tokenizer.domain_token_ids = _piece, _ids, _encode, _decode, _domain_token_ids
+Tokenizer.decode, Tokenizer.domain_token_ids = _decode, _domain_token_ids
 
 # %% ../nbs/00b_tokenizer.ipynb #f5af86b9
 TOKENIZER_SEED, TOKENIZER_N = 0, 20000
