@@ -19,7 +19,13 @@ __all__ = ['KNOWN_FAILING', 'PHASES', 'PHASE_MODULES', 'DUMMY_SCRIPT', 'Criterio
 
 # %% ../nbs/00e_pipeline.ipynb #80214dca
 # Gates that do not pass yet under `cpu`, with their last measured value: {"P1/criterion": value}.
-KNOWN_FAILING: dict[str, float] = {}
+KNOWN_FAILING: dict[str, float] = {
+    # P4 under cpu (runs/cpu-480f4af342, 600 steps): V carries meaning spread evenly over the grid and no
+    # argument order, so the decoder reads it through z and attention stays uniform (see 04_decoder).
+    "P4/content-token accuracy (held-out)": 0.4051,
+    "P4/CE increase when V is shuffled": 0.0296,
+    "P4/content-token attention entropy (nats)": 6.885,
+}
 
 _OPS = {">=": lambda v, t: v >= t, "<=": lambda v, t: v <= t, ">": lambda v, t: v > t,
         "<": lambda v, t: v < t, "==": lambda v, t: v == t}

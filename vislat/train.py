@@ -125,7 +125,10 @@ def load_checkpoint(ckpt_root: Path, model: nn.Module, ema: nn.Module|None=None,
         except Exception as e:
             print(f"warning: checkpoint {d} is unreadable ({type(e).__name__}: {str(e)[:80]}); trying the previous one")
             continue
-        model.load_state_dict(sd)
+        try: model.load_state_dict(sd)
+        except RuntimeError as e:   # another config, vocabulary or phase: say which tensors, no torch traceback
+            why = "; ".join(l.strip() for l in str(e).splitlines()[1:3])
+            raise ValueError(f"checkpoint {d} does not fit this model: {why}") from None
         if ema is not None:
             (ema.module if hasattr(ema, "module") else ema).load_state_dict(emsd)
             if hasattr(ema, "n_averaged") and state.get("ema_n_averaged") is not None: ema.n_averaged.fill_(state["ema_n_averaged"])
