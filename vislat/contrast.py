@@ -6,6 +6,7 @@
 from __future__ import annotations
 import copy, math
 from pathlib import Path
+from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -22,9 +23,10 @@ from .train import fit, pick_device
 
 # %% auto #0
 __all__ = ['cf_kinds_for', 'scene_texts', 'cf_count', 'contrast_cfg', 'scene_batches', 'info_nce', 'vicreg_loss', 'barlow_loss',
-           'contrast_terms', 'p2_loss', 'retrieval_metrics', 'effective_rank', 'collapse_metrics', 'embed_texts',
-           'embed_pack', 'p2_metrics', 'full_eval_step', 'p2_eval', 'CollapsedEncoder', 'p2_gate', 'plot_tsne',
-           'tsne_figure', 'p2_plots', 'texts_per_scene', 'p1_image_stats', 'train_p2']
+           'contrast_terms', 'p2_loss', 'retrieval_metrics', 'effective_rank', 'collapse_metrics', 'embed_latents',
+           'embed_texts', 'embed_pack', 'p2_metrics', 'full_eval_step', 'p2_eval', 'CollapsedEncoder', 'p2_gate',
+           'plot_tsne', 'tsne_figure', 'p2_plots', 'texts_per_scene', 'p1_image_stats', 'load_contrast_phase',
+           'train_p2']
 
 # %% ../nbs/02_contrast.ipynb #bacc949e
 def cf_kinds_for(i: int, # scene index in the batch
@@ -178,12 +180,16 @@ def collapse_metrics(z: Tensor, # (N, D) L2-normalised embeddings
 
 # %% ../nbs/02_contrast.ipynb #62255348
 @torch.no_grad()
+def embed_latents(model: nn.Module, V: Tensor, batch: int=500) -> Tensor:
+    "ĝ(V): L2-normalised readout of latents V (N, C, H, W), as (N, D) on the CPU."
+    dev = next(model.parameters()).device
+    return torch.cat([F.normalize(model.readout(V[i:i + batch].to(dev)).float(), dim=1).cpu() for i in range(0, len(V), batch)])
+
+@torch.no_grad()
 def embed_texts(model: nn.Module, tok: Tokenizer, texts: list[str], batch: int=256) -> tuple[Tensor, Tensor]:
     "(V, z): latents (N, C, H, W) and L2-normalised embeddings (N, D), on the CPU."
     V = encode_texts(model, tok, texts, batch)
-    dev = next(model.parameters()).device
-    z = torch.cat([model.readout(V[i:i + batch].to(dev)).float().cpu() for i in range(0, len(V), batch)])
-    return V, F.normalize(z, dim=1)
+    return V, embed_latents(model, V, batch)
 
 @torch.no_grad()
 def embed_pack(model: nn.Module, tok: Tokenizer, n: int) -> dict:
@@ -205,12 +211,15 @@ def full_eval_step(cfg: DictConfig, step: int, total: int) -> bool:
     "True at the evals that also redraw plots (every `eval.plot_every`-th) and at the last step."
     return step == total or (step // cfg.eval.every) % cfg.eval.plot_every == 0
 
-def p2_eval(cfg: DictConfig, tok: Tokenizer, total: int, keep: dict|None=None):
+def p2_eval(cfg: DictConfig, tok: Tokenizer, total: int, keep: dict|None=None,
+            measure: Callable|None=None, # measure(model) -> metrics; default: `p2_metrics` (P3 passes its own)
+           ):
     "`eval_fn(model, step)` for the engine: the full metrics at `full_eval_step`s, nothing (losses only) in between."
+    measure = measure or (lambda model: p2_metrics(model, tok, cfg.eval.n_scenes, keep))
     def eval_fn(model, step):
         if not full_eval_step(cfg, step, total): return {}
         if keep is not None: keep["step"] = step
-        return p2_metrics(model, tok, cfg.eval.n_scenes, keep)
+        return measure(model)
     return eval_fn
 
 # %% ../nbs/02_contrast.ipynb #03793eee
@@ -291,22 +300,23 @@ def p1_image_stats(cfg: DictConfig, p1_dir: Path, encoder: nn.Module, tok: Token
         return {k: v for k, v in rows[-1].items() if k not in ("step", "lr", "grad_norm", "loss") and not k.startswith("loss_")}
     return flat_stats(encode_texts(encoder, tok, evalpack().texts_a()[:cfg.eval.n_scenes]))
 
-def _load_p2(cfg, pdir, deps) -> dict:
+def load_contrast_phase(cfg, pdir, deps) -> dict:
+    "What `ensure` returns for P2 and P3: the EMA encoder, the tokenizer, the last metrics row and the report."
     tok = deps["P1"]["tokenizer"]
     return {"encoder": load_encoder(cfg, tok, Path(pdir)/"ema.safetensors"), "tokenizer": tok, "pdir": Path(pdir),
             "metrics": MetricsLog(Path(pdir)/"metrics.csv").rows[-1], "report": load_json(Path(pdir)/"report.json")}
 
-@register_phase("P2", requires=["P1"], load=_load_p2)
+@register_phase("P2", requires=["P1"], load=load_contrast_phase)
 def train_p2(cfg: DictConfig, pdir: Path, deps: dict):
     "Train InfoNCE with counterfactual negatives on top of the P1 encoder, then write the P2 gate and report."
     tok, p1 = deps["P1"]["tokenizer"], deps["P1"]["encoder"]
     torch.manual_seed(cfg.seed); keep = {}; tcfg = contrast_cfg(cfg)
     res = fit(copy.deepcopy(p1), p2_loss(tcfg), scene_batches(tcfg, tok, "P2"), tcfg, pdir, cfg.steps.P2,
-              eval_fn=p2_eval(cfg, tok, cfg.steps.P2, keep), plot_fn=p2_plots(cfg, tok, keep), desc="P2")
+              eval_fn=p2_eval(cfg, tok, cfg.steps.P2, keep), plot_fn=p2_plots(cfg, tok, keep), desc="P2", texts_per_item=texts_per_scene(tcfg))
     rows = res.metrics.rows
     p2_gate(cfg, rows[-1]).save(pdir)
     timing = load_json(Path(pdir)/"timing.json")
     save_json(Path(pdir)/"report.json", {
         "p1_image_stats": p1_image_stats(cfg, Path(pdir).parent/"P1", p1, tok),
         "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"], "r1_first_eval": next(r["r1"] for r in rows if "r1" in r),
-        "sentences_per_s": timing["sentences_per_s"] * texts_per_scene(cfg), "train_seconds": timing["train_seconds"]})
+        "sentences_per_s": timing["sentences_per_s"], "train_seconds": timing["train_seconds"]})

@@ -19,7 +19,7 @@ from .checker import is_content_token, graph_f1
 from .encoder import sincos_map, FFN, count_params
 from .priors import check_latent
 from .latent import step_rng, sentence_batches, evalpack, encode_texts
-from .train import fit, pick_device, time_fn, matmul_rate
+from .train import fit, pick_device, time_fn, matmul_rate, load_weights
 
 # %% auto #0
 __all__ = ['POS_CHANNELS', 'GridMemory', 'DecoderBlock', 'Decoder', 'latent_and_z', 'teacher_forcing_ce', 'IgnoreV', 'p4_loss',
@@ -342,10 +342,7 @@ def train_decoder(cfg: DictConfig, # resolved config (cfg.decoder, cfg.optimizat
 # %% ../nbs/04_decoder.ipynb #d7ee5a98
 def load_decoder(cfg: DictConfig, tok: Tokenizer, path: str|Path) -> Decoder:
     "Build Dψ for `cfg` and load its weights from a safetensors file (no pickle)."
-    dec = Decoder(cfg, tok)
-    try: dec.load_state_dict(load_file(str(path)))
-    except RuntimeError as e: raise ValueError(f"{path} does not fit the decoder of this config ({str(e).splitlines()[0]})") from None
-    return dec.to(pick_device(cfg)).eval()
+    return load_weights(Decoder(cfg, tok), load_file(str(path)), str(path)).to(pick_device(cfg)).eval()
 
 def _load_p4(cfg, pdir, deps) -> dict:
     p3 = deps["P3"]

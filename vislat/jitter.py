@@ -15,14 +15,14 @@ from .pipeline import register_phase, ensure, Gate, assert_gate, show_gate, phas
 from .tokenizer import Tokenizer
 from .priors import check_latent, gaussian_blur
 from .latent import step_rng, evalpack, encode_texts, flat_stats, load_encoder
-from .contrast import (contrast_terms, scene_batches, p2_metrics, embed_pack, full_eval_step,
-                             texts_per_scene, contrast_cfg, CollapsedEncoder)
+from .contrast import (contrast_terms, scene_batches, p2_metrics, p2_eval, embed_pack, embed_latents,
+                             texts_per_scene, contrast_cfg, load_contrast_phase, CollapsedEncoder)
 from .train import fit, pick_device
 
 # %% auto #0
 __all__ = ['SHIFTS', 'SIGMAS', 'CUTOUTS', 'shift_latent', 'blur_matrix', 'blur_latent', 'cutout_latent', 'jitter',
-           'invariance_loss', 'p3_loss', 'embed_latents', 'mean_cos', 'robustness', 'plot_robustness', 'p3_metrics',
-           'p3_eval', 'p3_plots', 'p3_gate', 'p3_goals', 'train_p3']
+           'invariance_loss', 'p3_loss', 'mean_cos', 'robustness', 'plot_robustness', 'p3_metrics', 'p3_eval',
+           'p3_plots', 'p3_gate', 'p3_goals', 'train_p3']
 
 # %% ../nbs/03_jitter.ipynb #fef21659
 def shift_latent(V: Tensor, # (B, C, H, W) float
@@ -123,12 +123,6 @@ def p3_loss(cfg: DictConfig):
 # %% ../nbs/03_jitter.ipynb #54d398b1
 SHIFTS, SIGMAS, CUTOUTS = [0, 1, 2, 3, 4], [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0], [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.35, 0.5]
 
-@torch.no_grad()
-def embed_latents(model: nn.Module, V: Tensor, batch: int=500) -> Tensor:
-    "ĝ(V): L2-normalised readout of latents V (N, C, H, W), as (N, D) on the CPU."
-    dev = next(model.parameters()).device
-    return torch.cat([F.normalize(model.readout(V[i:i + batch].to(dev)).float(), dim=1).cpu() for i in range(0, len(V), batch)])
-
 def mean_cos(model: nn.Module, V: Tensor|None, VT: Tensor, batch: int=500, z: Tensor|None=None) -> float:
     "Mean cos(ĝ(V), ĝ(VT)) over the rows of V and VT (N, C, H, W); pass `z` = ĝ(V) to embed V only once."
     z = embed_latents(model, V, batch) if z is None else z
@@ -173,12 +167,8 @@ def p3_metrics(model: nn.Module, tok: Tokenizer, cfg: DictConfig, keep: dict|Non
     return {**m, **{k: r[k] for k in ("cos_shift2_min", "cos_blur1", "cos_cut25")}}
 
 def p3_eval(cfg: DictConfig, tok: Tokenizer, total: int, keep: dict|None=None):
-    "`eval_fn(model, step)` for the engine (full metrics at plot evals and at the end)."
-    def eval_fn(model, step):
-        if not full_eval_step(cfg, step, total): return {}
-        if keep is not None: keep["step"] = step
-        return p3_metrics(model, tok, cfg, keep)
-    return eval_fn
+    "`eval_fn(model, step)` for the engine: `p3_metrics` at P2's full-eval steps."
+    return p2_eval(cfg, tok, total, keep, lambda model: p3_metrics(model, tok, cfg, keep))
 
 def p3_plots(cfg: DictConfig, tok: Tokenizer, keep: dict|None=None):
     "`plot_fn`: the robustness curves of the current model (this step's eval curves when `keep` holds them), plots/robustness.png."
@@ -209,22 +199,17 @@ def p3_goals(m: dict) -> list[tuple[str, float, float, bool]]:
     return [(n, float(v), t, bool(v >= t)) for n, v, t in rows]
 
 # %% ../nbs/03_jitter.ipynb #8cc9db2b
-def _load_p3(cfg, pdir, deps) -> dict:
-    tok = deps["P1"]["tokenizer"]
-    return {"encoder": load_encoder(cfg, tok, Path(pdir)/"ema.safetensors"), "tokenizer": tok, "pdir": Path(pdir),
-            "metrics": MetricsLog(Path(pdir)/"metrics.csv").rows[-1], "report": load_json(Path(pdir)/"report.json")}
-
-@register_phase("P3", requires=["P1", "P2"], load=_load_p3)
+@register_phase("P3", requires=["P1", "P2"], load=load_contrast_phase)
 def train_p3(cfg: DictConfig, pdir: Path, deps: dict):
     "Train P2's loss + β·L_inv from the P2 encoder, then write the P3 gate and report."
     tok, p2 = deps["P1"]["tokenizer"], deps["P2"]
     torch.manual_seed(cfg.seed); keep = {}; tcfg = contrast_cfg(cfg)
     res = fit(copy.deepcopy(p2["encoder"]), p3_loss(tcfg), scene_batches(tcfg, tok, "P3"), tcfg, pdir, cfg.steps.P3,
-              eval_fn=p3_eval(cfg, tok, cfg.steps.P3, keep), plot_fn=p3_plots(cfg, tok, keep), desc="P3")
+              eval_fn=p3_eval(cfg, tok, cfg.steps.P3, keep), plot_fn=p3_plots(cfg, tok, keep), desc="P3", texts_per_item=texts_per_scene(tcfg))
     rows, tv_p1 = res.metrics.rows, p2["report"]["p1_image_stats"]["tv"]
     p3_gate(cfg, rows[-1], p2["metrics"]["r1"], tv_p1).save(pdir)
     timing = load_json(Path(pdir)/"timing.json")
     save_json(Path(pdir)/"report.json", {"r1_p2": p2["metrics"]["r1"], "tv_p1": tv_p1,
         "goals": p3_goals(rows[-1]), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"],
         "loss_inv_first": rows[0]["loss_inv"], "loss_inv_last": rows[-1]["loss_inv"],
-        "sentences_per_s": timing["sentences_per_s"] * texts_per_scene(cfg), "train_seconds": timing["train_seconds"]})
+        "sentences_per_s": timing["sentences_per_s"], "train_seconds": timing["train_seconds"]})

@@ -20,7 +20,7 @@ from .tokenizer import train_tokenizer, Tokenizer
 from .encoder import build_encoder, count_params
 from .priors import image_prior_loss, gaussian_blur, latent_stats
 from .plots import save_latent_health, plot_montage, plot_spectra
-from .train import fit, pick_device, time_fn, count_flops, matmul_rate, baseline_step_s
+from .train import fit, pick_device, load_weights, time_fn, count_flops, matmul_rate, baseline_step_s
 
 # %% auto #0
 __all__ = ['train_p0', 'step_rng', 'sentence_batches', 'blur_steps', 'prior_terms', 'p1_loss', 'evalpack', 'eval_texts',
@@ -137,11 +137,7 @@ def p1_report(rows: list[dict]) -> dict[str, float]:
 # %% ../nbs/01_latent.ipynb #6985ebff
 def load_encoder(cfg: DictConfig, tok: Tokenizer, path: str|Path) -> nn.Module:
     "Build the encoder for `cfg` and load weights from a safetensors file (no pickle)."
-    model = build_encoder(cfg, tok.vocab_size, calibrate=False)
-    sd = load_file(str(path))
-    try: model.load_state_dict(sd)
-    except RuntimeError as e:
-        raise ValueError(f"{path} does not fit the encoder of this config ({str(e).splitlines()[0]})") from None
+    model = load_weights(build_encoder(cfg, tok.vocab_size, calibrate=False), load_file(str(path)), str(path))
     return model.to(pick_device(cfg)).eval()
 
 def _load_p1(cfg, pdir, deps) -> dict:

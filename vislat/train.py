@@ -18,8 +18,8 @@ from omegaconf import DictConfig
 from .config import MetricsLog, save_json, load_json, atomic_path, config_hash
 
 # %% auto #0
-__all__ = ['get_lr', 'make_optimizer', 'pick_device', 'NonFiniteLossError', 'check_finite', 'save_checkpoint', 'load_checkpoint',
-           'FitResult', 'fit', 'sync', 'matmul_rate', 'count_flops', 'time_fn', 'baseline_step_s']
+__all__ = ['get_lr', 'make_optimizer', 'pick_device', 'NonFiniteLossError', 'check_finite', 'save_checkpoint', 'load_weights',
+           'load_checkpoint', 'FitResult', 'fit', 'sync', 'matmul_rate', 'count_flops', 'time_fn', 'baseline_step_s']
 
 # %% ../nbs/01d_train.ipynb #ef222dc1
 def get_lr(step: int, # 0-based optimiser step
@@ -112,6 +112,19 @@ def save_checkpoint(ckpt_root: Path, step: int, model: nn.Module, ema: nn.Module
     for old in sorted(ckpt_root.glob("step-*"))[:-keep]: shutil.rmtree(old, ignore_errors=True)
     return final
 
+# %% ../nbs/01d_train.ipynb #06e2b6ac
+def load_weights(model: nn.Module, # the module to fill
+                 sd: dict[str, Tensor], # a state dict (from safetensors)
+                 where: str, # what the weights are, for the message (a path, a checkpoint folder)
+                ) -> nn.Module:
+    "`model.load_state_dict(sd)`, but weights of another config, vocabulary or phase are a `ValueError` naming the tensors."
+    try: model.load_state_dict(sd)
+    except RuntimeError as e:   # torch's message: a header line, then one line per mismatching tensor
+        why = "; ".join(l.strip() for l in str(e).splitlines()[1:3])
+        raise ValueError(f"{where} does not fit this model: {why}") from None
+    return model
+
+
 # %% ../nbs/01d_train.ipynb #cb8a33d5
 def load_checkpoint(ckpt_root: Path, model: nn.Module, ema: nn.Module|None=None,
                     opt: torch.optim.Optimizer|None=None, restore_rng: bool=True) -> dict|None:
@@ -125,10 +138,7 @@ def load_checkpoint(ckpt_root: Path, model: nn.Module, ema: nn.Module|None=None,
         except Exception as e:
             print(f"warning: checkpoint {d} is unreadable ({type(e).__name__}: {str(e)[:80]}); trying the previous one")
             continue
-        try: model.load_state_dict(sd)
-        except RuntimeError as e:   # another config, vocabulary or phase: say which tensors, no torch traceback
-            why = "; ".join(l.strip() for l in str(e).splitlines()[1:3])
-            raise ValueError(f"checkpoint {d} does not fit this model: {why}") from None
+        load_weights(model, sd, f"checkpoint {d}")
         if ema is not None:
             (ema.module if hasattr(ema, "module") else ema).load_state_dict(emsd)
             if hasattr(ema, "n_averaged") and state.get("ema_n_averaged") is not None: ema.n_averaged.fill_(state["ema_n_averaged"])
@@ -162,6 +172,7 @@ def fit(model: nn.Module, # the module to train (moved to the device)
         lr: float|None=None, # peak lr (default cfg.optimization.lr)
         desc: str="train", # progress bar label
         progress: bool=True, # show a tqdm progress bar
+        texts_per_item: int=1, # sentences encoded per batch item (a P2/P3 scene: 2 views + its counterfactuals)
         fault: dict|None=None, # test hook: {"term": name, "step": k} makes that term NaN at step k
        ) -> FitResult:
     "Train `model` on `loss_fn` over `batch_fn` with the vislat engine; resumable from `phase_dir/ckpt`."
@@ -214,7 +225,7 @@ def fit(model: nn.Module, # the module to train (moved to the device)
     bar.close()
     model.eval(); ema.module.eval()
     steps_run = total_steps - start
-    sps = steps_run * parts * size / max(t_train, 1e-9)
+    sps = steps_run * parts * size * texts_per_item / max(t_train, 1e-9)
     if pdir:
         with atomic_path(pdir/"model.safetensors") as tmp: save_file(_state_dict(model), tmp)
         with atomic_path(pdir/"ema.safetensors") as tmp: save_file(_state_dict(ema.module), tmp)
