@@ -16,8 +16,8 @@ from contextlib import contextmanager
 # %% auto #0
 __all__ = ['PROFILES', 'LatentCfg', 'PriorWeights', 'ModelCfg', 'ContrastiveCfg', 'InvarianceCfg', 'DecoderCfg', 'RoundTripCfg',
            'CopySuppressionCfg', 'OptimCfg', 'DataCfg', 'EvalCfg', 'StepsCfg', 'Config', 'default_profile',
-           'get_config', 'config_dict', 'config_hash', 'runs_root', 'run_dir', 'config_from_dict', 'atomic_path',
-           'atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json', 'MetricsLog']
+           'check_ranges', 'get_config', 'config_dict', 'config_hash', 'runs_root', 'run_dir', 'config_from_dict',
+           'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json', 'MetricsLog']
 
 # %% ../nbs/00d_config.ipynb #689cca4f
 @dataclass
@@ -209,6 +209,25 @@ def default_profile() -> str:
     if os.environ.get("VISLAT_PROFILE"): return os.environ["VISLAT_PROFILE"]
     return "smoke" if os.environ.get("IN_TEST") else "cpu"
 
+# %% ../nbs/00d_config.ipynb #2331bf52
+def check_ranges(cfg: DictConfig, # a merged config
+                ) -> DictConfig:
+    "Raise ValueError naming the first out-of-range value of `cfg` (types are OmegaConf's job); return `cfg`."
+    o, e, c, m = cfg.optimization, cfg.eval, cfg.contrastive, cfg.model
+    checks = [("optimization.lr", o.lr > 0, "must be > 0"), ("optimization.warmup", o.warmup >= 0, "must be >= 0"),
+              ("optimization.batch", o.batch >= 1, "must be >= 1"),
+              ("optimization.micro_batch", 1 <= o.micro_batch <= o.batch, f"must lie in [1, optimization.batch={o.batch}]"),
+              ("optimization.ema", 0 <= o.ema < 1, "must lie in [0, 1)"), ("optimization.grad_clip", o.grad_clip > 0, "must be > 0"),
+              ("eval.every", e.every >= 1, "must be >= 1"), ("eval.ckpt_every", e.ckpt_every >= 1, "must be >= 1"),
+              ("eval.plot_every", e.plot_every >= 1, "must be >= 1"), ("contrastive.temperature", c.temperature > 0, "must be > 0"),
+              ("model.d_model", m.d_model % m.heads == 0, f"must be divisible by model.heads={m.heads}"),
+              ("data.max_len", cfg.data.max_len >= 2, "must be >= 2")]
+    checks += [(f"steps.{k}", v >= 0, "must be >= 0") for k, v in cfg.steps.items()]
+    for key, ok, why in checks:
+        if not ok: raise ValueError(f"bad value for config key '{key}': {OmegaConf.select(cfg, key)!r} {why}")
+    return cfg
+
+
 # %% ../nbs/00d_config.ipynb #951068f1
 def _friendly(e: OmegaConfBaseException, where: str) -> ValueError:
     "Turn an OmegaConf error into a short ValueError naming the key."
@@ -237,6 +256,7 @@ def get_config(profile: str|None=None, # 'paper', 'cpu' or 'smoke'; default: `de
         try: cfg = OmegaConf.merge(cfg, layer)
         except OmegaConfBaseException as e: raise _friendly(e, where) from None
     if cfg.profile not in PROFILES: raise ValueError(f"unknown profile '{cfg.profile}'")
+    check_ranges(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 

@@ -23,13 +23,13 @@ from .contrast import contrast_cfg, scene_texts, cf_count, info_nce, contrast_te
 from .jitter import p3_loss
 from .domain import sample_batch
 from .tokenizer import default_tokenizer
-from .encoder import build_encoder, HEADS
+from .encoder import build_encoder
 
 # %% auto #0
 __all__ = ['CLI_SCRIPT', 'cli_command', 'run_args', 'run_once', 'temp_leftovers', 'compare_runs', 'kill_resume', 'truncate_file',
            'load_with_report', 'metrics_bytes_twice', 'phase_loss', 'nan_guard_trial', 'dist_info', 'init_distributed',
            'gather_with_grad', 'mean_reduce', 'save_rank0', 'EncodeZ', 'ddp_contrast_terms', 'shard_texts',
-           'ddp_equivalence', 'try_input', 'bad_input_table', 'validate_config']
+           'ddp_equivalence', 'try_input', 'bad_input_table']
 
 # %% ../nbs/08_reliability.ipynb #96ee891c
 CLI_SCRIPT = "import sys\nfrom vislat.cli import vislat_run\nsys.exit(vislat_run())\n"
@@ -315,26 +315,3 @@ def bad_input_table(cases: list[tuple[str, str, Callable]], # (where, input show
     "A DataFrame: where, input, outcome, message."
     rows = [(w, i, *try_input(f)) for w, i, f in cases]
     return pd.DataFrame(rows, columns=["where", "input", "outcome", "message"])
-
-# %% ../nbs/08_reliability.ipynb #d2ca4408
-def validate_config(cfg: DictConfig, # resolved config
-                   ) -> DictConfig:
-    "Raise ValueError naming the first out-of-range value of `cfg`; return `cfg`."
-    o, e, c = cfg.optimization, cfg.eval, cfg.contrastive
-    checks = [("optimization.lr", o.lr > 0, "must be > 0"), ("optimization.warmup", o.warmup >= 0, "must be >= 0"),
-              ("optimization.batch", o.batch >= 1, "must be >= 1"),
-              ("optimization.micro_batch", 1 <= o.micro_batch <= o.batch, f"must lie in [1, optimization.batch={o.batch}]"),
-              ("optimization.ema", 0 <= o.ema < 1, "must lie in [0, 1)"), ("optimization.grad_clip", o.grad_clip > 0, "must be > 0"),
-              ("eval.every", e.every >= 1, "must be >= 1"), ("eval.ckpt_every", e.ckpt_every >= 1, "must be >= 1"),
-              ("eval.plot_every", e.plot_every >= 1, "must be >= 1"), ("contrastive.temperature", c.temperature > 0, "must be > 0"),
-              ("model.head", cfg.model.head in HEADS, f"must be one of {sorted(HEADS)}"),
-              ("model.d_model", cfg.model.d_model % cfg.model.heads == 0, f"must be divisible by model.heads={cfg.model.heads}"),
-              ("data.max_len", cfg.data.max_len >= 2, "must be >= 2")]
-    checks += [(f"steps.{k}", v >= 0, "must be >= 0") for k, v in cfg.steps.items()]
-    for key, ok, why in checks:
-        if not ok: raise ValueError(f"bad value for config key '{key}': {_at(cfg, key)!r} {why}")
-    return cfg
-
-def _at(cfg: DictConfig, key: str):
-    for k in key.split("."): cfg = cfg[k]
-    return cfg

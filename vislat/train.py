@@ -112,7 +112,7 @@ def save_checkpoint(ckpt_root: Path, step: int, model: nn.Module, ema: nn.Module
     for old in sorted(ckpt_root.glob("step-*"))[:-keep]: shutil.rmtree(old, ignore_errors=True)
     return final
 
-# %% ../nbs/01d_train.ipynb #06e2b6ac
+# %% ../nbs/01d_train.ipynb #922c5761
 def load_weights(model: nn.Module, # the module to fill
                  sd: dict[str, Tensor], # a state dict (from safetensors)
                  where: str, # what the weights are, for the message (a path, a checkpoint folder)
