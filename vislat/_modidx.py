@@ -434,5 +434,6 @@ d = { 'settings': { 'branch': 'main',
                               'vislat.train.matmul_rate': ('train.html#matmul_rate', 'vislat/train.py'),
                               'vislat.train.pick_device': ('train.html#pick_device', 'vislat/train.py'),
                               'vislat.train.save_checkpoint': ('train.html#save_checkpoint', 'vislat/train.py'),
+                              'vislat.train.step_benchmark': ('train.html#step_benchmark', 'vislat/train.py'),
                               'vislat.train.sync': ('train.html#sync', 'vislat/train.py'),
                               'vislat.train.time_fn': ('train.html#time_fn', 'vislat/train.py')}}}

@@ -20,7 +20,7 @@ from .tokenizer import train_tokenizer, Tokenizer
 from .encoder import build_encoder, count_params
 from .priors import image_prior_loss, gaussian_blur, latent_stats
 from .plots import save_latent_health, plot_montage, plot_spectra
-from .train import fit, pick_device, load_weights, time_fn, count_flops, matmul_rate, baseline_step_s
+from .train import fit, pick_device, load_weights, baseline_step_s, step_benchmark
 
 # %% auto #0
 __all__ = ['train_p0', 'step_rng', 'sentence_batches', 'blur_steps', 'prior_terms', 'p1_loss', 'evalpack', 'eval_texts',
@@ -203,21 +203,11 @@ def p1_step_benchmark(cfg: DictConfig, # resolved config; its device, model, lat
     dev = pick_device(cfg); B = batch or cfg.optimization.batch
     torch.manual_seed(0)
     model = build_encoder(cfg, tok.vocab_size).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     ids, mask = (t.to(dev) for t in tok.encode(sample_sentences(B, random.Random(0), "train")))
-    amp = dev.type == "cuda" and cfg.optimization.amp
-    def step(priors=True):
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            V = model(ids, mask)
-            loss = sum(prior_terms(V, cfg).values()) if priors else V.float().pow(2).mean()
-        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
     if dev.type == "cuda": torch.cuda.reset_peak_memory_stats(dev)
-    t_all = time_fn(step, repeats, device=dev)
+    r = step_benchmark(model, lambda m, b, s: prior_terms(m(*b), cfg), (ids, mask), cfg, B, repeats)
     peak = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else float("nan")
-    t_enc = time_fn(lambda: step(False), repeats, device=dev)
-    flops = count_flops(step)
-    rate = matmul_rate(4096 if dev.type == "cuda" else 1024, 5, dev, torch.bfloat16 if amp else torch.float32)
-    return {"batch": B, "step_ms": 1e3 * t_all, "sentences_per_s": B / t_all, "priors_share": max(0.0, 1 - t_enc / t_all),
-            "GFLOP_per_step": flops / 1e9, "matmul_TFLOPs": rate / 1e12, "MFU": flops / t_all / rate,
-            "vs_TransformerEncoder": t_all / baseline_step_s(cfg, ids, mask, repeats), "peak_cuda_GiB": peak,
-            "params_M": count_params(model) / 1e6, "threads": torch.get_num_threads()}
+    enc = step_benchmark(model, lambda m, b, s: {"v2": m(*b).float().pow(2).mean()}, (ids, mask), cfg, B, repeats)
+    return {"batch": B, **r, "priors_share": max(0.0, 1 - enc["step_ms"] / r["step_ms"]),
+            "vs_TransformerEncoder": r["step_ms"] / 1e3 / baseline_step_s(cfg, ids, mask, repeats), "peak_cuda_GiB": peak,
+            "params_M": count_params(model) / 1e6}

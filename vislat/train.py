@@ -19,7 +19,8 @@ from .config import MetricsLog, save_json, load_json, atomic_path, config_hash
 
 # %% auto #0
 __all__ = ['get_lr', 'make_optimizer', 'pick_device', 'NonFiniteLossError', 'check_finite', 'save_checkpoint', 'load_weights',
-           'load_checkpoint', 'FitResult', 'fit', 'sync', 'matmul_rate', 'count_flops', 'time_fn', 'baseline_step_s']
+           'load_checkpoint', 'FitResult', 'fit', 'sync', 'matmul_rate', 'count_flops', 'time_fn', 'baseline_step_s',
+           'step_benchmark']
 
 # %% ../nbs/01d_train.ipynb #ef222dc1
 def get_lr(step: int, # 0-based optimiser step
@@ -284,3 +285,24 @@ def baseline_step_s(cfg: DictConfig, # resolved config (model sizes, device, amp
             loss = enc(emb(ids), src_key_padding_mask=~mask).float().pow(2).mean()
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
     return time_fn(step, repeats, device=dev)
+
+# %% ../nbs/01d_train.ipynb #d8a72446
+def step_benchmark(model: nn.Module, # the model to step (on the config's device)
+                   loss_fn: Callable, # the phase's loss_fn(model, batch, step) -> {name: term}
+                   batch: Any, # one batch, already on the device
+                   cfg: DictConfig, # resolved config (device, amp, optimiser)
+                   texts: int, # sentences the batch encodes (for sentences/s)
+                   repeats: int=3,
+                  ) -> dict[str, float]:
+    "Time one AdamW step of `loss_fn`: ms, sentences/s, GFLOP, and MFU against the matmul rate measured here (bf16 under CUDA autocast, else fp32)."
+    dev = pick_device(cfg); amp = dev.type == "cuda" and cfg.optimization.amp
+    opt = make_optimizer(model, cfg)
+    def step():
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp): loss = sum(loss_fn(model, batch, 0).values())
+        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+    t = time_fn(step, repeats, device=dev); flops = count_flops(step)
+    rate = matmul_rate(4096 if dev.type == "cuda" else 1024, 5, dev, torch.bfloat16 if amp else torch.float32)
+    # MFU = achieved FLOP/s ÷ measured matmul FLOP/s
+    return {"step_ms": 1e3 * t, "sentences_per_s": texts / t, "GFLOP_per_step": flops / 1e9,
+            "matmul_TFLOPs": rate / 1e12, "MFU": flops / t / rate, "threads": torch.get_num_threads()}
+
