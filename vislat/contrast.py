@@ -19,14 +19,14 @@ from .tokenizer import Tokenizer
 from .encoder import build_encoder, Readout
 from .priors import power_law_noise
 from .latent import step_rng, prior_terms, evalpack, encode_texts, flat_stats, load_encoder
-from .train import fit, pick_device
+from .train import fit, pick_device, gather_with_grad
 
 # %% auto #0
 __all__ = ['cf_kinds_for', 'scene_texts', 'cf_count', 'contrast_cfg', 'scene_batches', 'info_nce', 'vicreg_loss', 'barlow_loss',
-           'contrast_terms', 'p2_loss', 'retrieval_metrics', 'effective_rank', 'collapse_metrics', 'embed_latents',
-           'embed_texts', 'embed_pack', 'p2_metrics', 'full_eval_step', 'p2_eval', 'CollapsedEncoder', 'p2_gate',
-           'plot_tsne', 'tsne_figure', 'p2_plots', 'texts_per_scene', 'p1_image_stats', 'load_contrast_phase',
-           'train_p2']
+           'contrast_terms', 'p2_loss', 'shard_scenes', 'retrieval_metrics', 'effective_rank', 'collapse_metrics',
+           'embed_latents', 'embed_texts', 'embed_pack', 'p2_metrics', 'full_eval_step', 'p2_eval', 'CollapsedEncoder',
+           'p2_gate', 'plot_tsne', 'tsne_figure', 'p2_plots', 'texts_per_scene', 'p1_image_stats',
+           'load_contrast_phase', 'train_p2']
 
 # %% ../nbs/02_contrast.ipynb #bacc949e
 def cf_kinds_for(i: int, # scene index in the batch
@@ -119,22 +119,38 @@ def barlow_loss(z1: Tensor, # (B, D) raw embeddings of view A
 
 # %% ../nbs/02_contrast.ipynb #098c01cf
 def contrast_terms(model: nn.Module, # the encoder
-                   batch: dict, # from `scene_batches`: ids (N, L), mask (N, L), n = B scenes
+                   batch: dict, # from `scene_batches` (this rank's share, `shard_scenes`): ids (N, L), mask (N, L), n = B scenes
                    cfg: DictConfig, # resolved config
+                   gather: Callable=gather_with_grad, # (B, …) this rank's rows -> (world·B, …) every rank's, with gradients; identity in one process
                   ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
-    "The P2 terms {name: weighted loss}, plus V (N, C, H, W) and the normalised z (N, D) of every text."
+    "The P2 terms of the global batch {name: weighted loss}, plus this rank's V (N, C, H, W) and normalised z (N, D) of every text."
     B, c = batch["n"], cfg.contrastive
     V = model(batch["ids"], batch["mask"])
     zr = model.readout(V); z = F.normalize(zr, dim=1)
-    terms = prior_terms(V[:B], cfg)
-    terms["nce"] = c.alpha * info_nce(z[:B], z[B:2 * B], z[2 * B:], c.temperature)
-    if c.vicreg > 0: terms["vicreg"] = c.vicreg * vicreg_loss(zr[:B], zr[B:2 * B])
-    if c.barlow > 0: terms["barlow"] = c.barlow * barlow_loss(zr[:B], zr[B:2 * B])
+    terms = prior_terms(gather(V[:B]), cfg)
+    # negatives of every anchor: every rank's views and counterfactuals
+    terms["nce"] = c.alpha * info_nce(gather(z[:B]), gather(z[B:2 * B]), gather(z[2 * B:]), c.temperature)
+    if c.vicreg > 0: terms["vicreg"] = c.vicreg * vicreg_loss(gather(zr[:B]), gather(zr[B:2 * B]))
+    if c.barlow > 0: terms["barlow"] = c.barlow * barlow_loss(gather(zr[:B]), gather(zr[B:2 * B]))
     return terms, V, z
 
-def p2_loss(cfg: DictConfig):
+def p2_loss(cfg: DictConfig, # training config (`contrast_cfg`)
+            gather: Callable=gather_with_grad, # passed to `contrast_terms`
+           ) -> Callable:
     "The P2 `loss_fn(model, batch, step)`: L_img + α·InfoNCE (+ optional VICReg/Barlow)."
-    return lambda model, batch, step: contrast_terms(model, batch, cfg)[0]
+    return lambda model, batch, step: contrast_terms(model, batch, cfg, gather)[0]
+
+# %% ../nbs/02_contrast.ipynb #a5b5b337
+def shard_scenes(batch: dict, # from `scene_batches`: ids, mask (N, L) in 2 + n_cf blocks of n scenes; n
+                 rank: int, world: int,
+                ) -> dict: # ids, mask (N / world, L) in the same blocks; n / world
+    "Rank `rank`'s scenes of a P2/P3 global batch: each block (view A, view B, each counterfactual slot) split alike."
+    n, N = batch["n"], batch["ids"].shape[0]
+    if n % world: raise ValueError(f"{n} scenes do not split evenly over {world} ranks")
+    if N % n: raise ValueError(f"{N} texts are not whole blocks of {n} scenes")
+    s = n // world
+    idx = torch.cat([torch.arange(j * n + rank * s, j * n + (rank + 1) * s) for j in range(N // n)]).to(batch["ids"].device)
+    return {**batch, "ids": batch["ids"][idx], "mask": batch["mask"][idx], "n": s}
 
 # %% ../nbs/02_contrast.ipynb #9f67ca73
 def _rank(S: Tensor, pos: Tensor) -> Tensor:
@@ -312,7 +328,8 @@ def train_p2(cfg: DictConfig, pdir: Path, deps: dict):
     tok, p1 = deps["P1"]["tokenizer"], deps["P1"]["encoder"]
     torch.manual_seed(cfg.seed); keep = {}; tcfg = contrast_cfg(cfg)
     res = fit(copy.deepcopy(p1), p2_loss(tcfg), scene_batches(tcfg, tok, "P2"), tcfg, pdir, cfg.steps.P2,
-              eval_fn=p2_eval(cfg, tok, cfg.steps.P2, keep), plot_fn=p2_plots(cfg, tok, keep), desc="P2", texts_per_item=texts_per_scene(tcfg))
+              eval_fn=p2_eval(cfg, tok, cfg.steps.P2, keep), plot_fn=p2_plots(cfg, tok, keep), desc="P2", texts_per_item=texts_per_scene(tcfg),
+              shard_fn=shard_scenes)
     rows = res.metrics.rows
     p2_gate(cfg, rows[-1]).save(pdir)
     timing = load_json(Path(pdir)/"timing.json")

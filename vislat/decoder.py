@@ -4,8 +4,9 @@
 
 # %% ../nbs/04_decoder.ipynb #0b1db25f
 from __future__ import annotations
-import copy, math, time
+import copy, math, random, time
 from pathlib import Path
+from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
@@ -16,6 +17,7 @@ from .config import get_config, save_json, load_json, MetricsLog
 from .pipeline import register_phase, ensure, Gate, assert_gate, show_gate, phase_dir
 from .tokenizer import Tokenizer, PAD_ID, BOS_ID, EOS_ID
 from .checker import is_content_token, graph_f1
+from .domain import realise, render
 from .encoder import sincos_map, FFN, count_params
 from .priors import check_latent
 from .latent import step_rng, sentence_batches, evalpack, encode_texts
@@ -24,28 +26,31 @@ from .train import fit, pick_device, time_fn, matmul_rate, load_weights
 # %% auto #0
 __all__ = ['POS_CHANNELS', 'GridMemory', 'DecoderBlock', 'Decoder', 'latent_and_z', 'teacher_forcing_ce', 'IgnoreV', 'p4_loss',
            'content_token_mask', 'shuffle_cells', 'attention_entropy', 'token_metrics', 'eval_latents', 'p4_metrics',
-           'greedy_decode', 'reconstruct', 'safe_graph_f1', 'reconstruction_report', 'attention_maps', 'plot_attention',
-           'p4_gate', 'p4_eval', 'p4_plots', 'train_decoder', 'load_decoder', 'train_p4']
+           'decode', 'greedy_decode', 'reconstruct', 'safe_graph_f1', 'reconstruction_report', 'attention_maps',
+           'plot_attention', 'p4_gate', 'p4_eval', 'p4_plots', 'decoder_lr', 'train_decoder', 'load_decoder',
+           'train_p4', 'content_accuracy_ceiling']
 
 # %% ../nbs/04_decoder.ipynb #174dd43d
 POS_CHANNELS = 16   # r: width of the learned position code per cell
 
 class GridMemory(nn.Module):
-    "V (B, C, H, W) → cells u (B, H·W, C + r): each cell's channels beside a learned 2-D position code."
+    "V (B, C, H, W) → cells u (B, H·W, m + r): each cell's features (V's channels, or a conv stem's) beside a learned 2-D position code."
     def __init__(self, C: int, # channels of V
                  H: int, W: int, # grid size
                  r: int=POS_CHANNELS, # position-code channels (multiple of 4)
+                 stem: int=0, # width m of a 2-layer 3×3 conv stem (0: m = C, V's channels as they are)
                 ):
         super().__init__()
-        self.C, self.H, self.W = C, H, W
+        self.C, self.H, self.W, self.width = C, H, W, (stem or C) + r
+        self.stem = nn.Sequential(nn.Conv2d(C, stem, 3, padding=1), nn.GELU(), nn.Conv2d(stem, stem, 3, padding=1)) if stem else nn.Identity()
         self.pos = nn.Parameter(rearrange(sincos_map(r, H, W), "r h w -> 1 (h w) r").clone())
 
     def forward(self, V: Tensor, # (B, C, H, W) float
-               ) -> Tensor: # (B, H·W, C + r)
+               ) -> Tensor: # (B, H·W, m + r)
         B, C, H, W = check_latent(V)
         if (C, H, W) != (self.C, self.H, self.W): raise ValueError(f"V has shape (C, H, W) = {(C, H, W)}, the decoder expects {(self.C, self.H, self.W)}")
-        # u_yx = [V[:, y, x]; P[y, x]]
-        return torch.cat([rearrange(V, "b c h w -> b (h w) c"), self.pos.expand(B, -1, -1)], -1)
+        # u_yx = [f(V)[:, y, x]; P[y, x]],  f = identity or conv3×3 ∘ GELU ∘ conv3×3
+        return torch.cat([rearrange(self.stem(V), "b c h w -> b (h w) c"), self.pos.expand(B, -1, -1)], -1)
 
 # %% ../nbs/04_decoder.ipynb #43c87667
 class DecoderBlock(nn.Module):
@@ -64,10 +69,16 @@ class DecoderBlock(nn.Module):
     def forward(self, x: Tensor, # (B, L, d) token states
                 u: Tensor, # (B, N, d_mem) memory cells (N = H·W)
                 need_weights: bool=False, # compute the weights explicitly and return them (else None)
+                cache: dict|None=None, # incremental decoding: keys/values of earlier positions, extended in place
                ) -> tuple[Tensor, Tensor|None]: # (B, L, d), cross-attention weights (B, heads, L, N)
         q, k, v = rearrange(self.qkv(self.ln1(x)), "b l (three h e) -> three b h l e", three=3, h=self.h)
-        # causal self-attention: softmax(QKᵀ/√dh + M_causal) V
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.)
+        T0, L = (cache["k"].shape[2] if cache else 0), x.shape[1]
+        if cache is not None:
+            if T0: k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+            cache["k"], cache["v"] = k, v
+        # causal self-attention: softmax(QKᵀ/√dh + M_causal) V; new query i sees the T0 cached keys and new keys ≤ i
+        M = torch.ones(L, T0 + L, dtype=torch.bool, device=x.device).tril(T0) if T0 and L > 1 else None
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=M, is_causal=(T0 == 0), dropout_p=self.dropout if self.training else 0.)
         x = x + self.drop(self.o_self(rearrange(y, "b h l e -> b l (h e)")))
         qu = rearrange(self.q_mem(self.ln2(x)), "b l (h m) -> b h l m", h=self.h)
         uh = u[:, None].expand(-1, self.h, -1, -1)
@@ -87,10 +98,10 @@ class Decoder(nn.Module):
         super().__init__()
         d, lat = cfg.decoder, cfg.latent
         self.max_len, self.vocab = cfg.data.max_len, tok.vocab_size
-        self.mem = GridMemory(lat.C, lat.H, lat.W)
+        self.mem = GridMemory(lat.C, lat.H, lat.W, stem=d.stem)
         self.z_in = nn.Sequential(nn.Linear(cfg.model.z_dim, d.d_model), nn.LayerNorm(d.d_model))
         self.tok, self.pos = nn.Embedding(tok.vocab_size, d.d_model), nn.Embedding(self.max_len + 1, d.d_model)
-        self.blocks = nn.ModuleList([DecoderBlock(d.d_model, d.heads, d.ffn, lat.C + POS_CHANNELS, d.dropout) for _ in range(d.layers)])
+        self.blocks = nn.ModuleList([DecoderBlock(d.d_model, d.heads, d.ffn, self.mem.width, d.dropout) for _ in range(d.layers)])
         self.ln_f, self.head = nn.LayerNorm(d.d_model), nn.Linear(d.d_model, tok.vocab_size, bias=False)
         allowed = torch.zeros(tok.vocab_size, dtype=torch.bool); allowed[tok.domain_token_ids()] = True
         if not d.vocab_mask: allowed[:] = True
@@ -116,6 +127,28 @@ class Decoder(nn.Module):
         # logits, with p(x_t ∉ domain) = 0: ℓ ← ℓ + log 1[x ∈ domain]
         logits = self.head(self.ln_f(x[:, 1:])).masked_fill(~self.allowed, float("-inf"))
         return (logits, maps) if return_attn else logits
+
+    def start(self, V: Tensor, # (B, C, H, W)
+              z: Tensor, # (B, z_dim)
+             ) -> dict:
+        "A decoding state for `step`: V's memory cells, the z-token fed in, a key/value cache per layer."
+        state = {"mem": self.mem(V), "caches": [{} for _ in self.blocks], "t": 0}
+        self._feed(self.z_in(z)[:, None], state)
+        return state
+
+    def step(self, ids: Tensor, # (B, L) int64: the next L tokens (BOS first)
+             state: dict, # from `start`, advanced in place
+            ) -> Tensor: # (B, L, vocab) logits of the token after each of them
+        "Incremental decoding: feed `ids` after what `state` has seen; equal to `forward` on the whole prefix."
+        return self._feed(self.tok(ids), state)
+
+    def _feed(self, x: Tensor, state: dict) -> Tensor:
+        t, L = state["t"], x.shape[1]
+        if t + L > self.max_len + 1: raise ValueError(f"{t + L - 1} input tokens, more than the max length {self.max_len}")
+        x = x + self.pos.weight[t:t + L]
+        for b, c in zip(self.blocks, state["caches"]): x, _ = b(x, state["mem"], cache=c)
+        state["t"] = t + L
+        return self.head(self.ln_f(x)).masked_fill(~self.allowed, float("-inf"))
 
 # %% ../nbs/04_decoder.ipynb #1f4c1128
 @torch.no_grad()
@@ -228,21 +261,31 @@ def p4_metrics(dec: nn.Module, # Decoder (or IgnoreV)
 
 # %% ../nbs/04_decoder.ipynb #8108d833
 @torch.no_grad()
+def decode(dec: nn.Module, # Decoder
+           V: Tensor, # (B, C, H, W)
+           z: Tensor, # (B, z_dim)
+           pick: Callable, # pick(logits (B, vocab) float) -> next ids (B,) int64
+           max_len: int=64, # longest output, BOS and EOS included
+          ) -> Tensor: # (B, ≤ max_len) int64, BOS first, PAD after EOS
+    "Decode with the key/value cache: x̂_{t+1} = pick(ℓ(· | x̂_≤t, V, z)), batched, until all emit EOS."
+    B, dev = V.shape[0], V.device
+    nxt = torch.full((B,), BOS_ID, dtype=torch.long, device=dev); out = [nxt]
+    done, state = torch.zeros(B, dtype=torch.bool, device=dev), dec.start(V, z)
+    for _ in range(max_len - 1):
+        nxt = pick(dec.step(nxt[:, None], state)[:, -1].float())
+        nxt = torch.where(done, torch.full_like(nxt, PAD_ID), nxt)
+        out.append(nxt); done |= nxt == EOS_ID
+        if done.all(): break
+    return torch.stack(out, 1)
+
+@torch.no_grad()
 def greedy_decode(dec: nn.Module, # Decoder
                   V: Tensor, # (B, C, H, W)
                   z: Tensor, # (B, z_dim)
                   max_len: int=64, # longest output, BOS and EOS included
                  ) -> Tensor: # (B, ≤ max_len) int64, BOS first, PAD after EOS
     "Greedy decoding x̂_{t+1} = argmax p(· | x̂_≤t, V, z)."
-    B, dev = V.shape[0], V.device
-    out = torch.full((B, 1), BOS_ID, dtype=torch.long, device=dev)
-    done = torch.zeros(B, dtype=torch.bool, device=dev)
-    for _ in range(max_len - 1):
-        nxt = dec(out, V, z)[:, -1].argmax(-1)
-        nxt = torch.where(done, torch.full_like(nxt, PAD_ID), nxt)
-        out = torch.cat([out, nxt[:, None]], 1); done |= nxt == EOS_ID
-        if done.all(): break
-    return out
+    return decode(dec, V, z, lambda logits: logits.argmax(-1), max_len)
 
 def reconstruct(dec: nn.Module, encoder: nn.Module, tok: Tokenizer,
                 texts: list[str], # B domain sentences
@@ -321,6 +364,10 @@ def p4_plots(encoder: nn.Module, tok: Tokenizer, text: str):
         fig.savefig(Path(plot_dir)/"attention.png", dpi=72); plt.close(fig)
     return plot_fn
 
+def decoder_lr(cfg: DictConfig) -> float:
+    "The decoder's peak lr: `decoder.lr`, or `optimization.lr` when that is 0."
+    return cfg.decoder.lr or cfg.optimization.lr
+
 def train_decoder(cfg: DictConfig, # resolved config (cfg.decoder, cfg.optimization, cfg.steps.P4 …)
                   encoder: nn.Module, # the trained encoder (frozen here; not modified)
                   tok: Tokenizer,
@@ -335,7 +382,7 @@ def train_decoder(cfg: DictConfig, # resolved config (cfg.decoder, cfg.optimizat
     model = IgnoreV(Decoder(cfg, tok)) if ignore_V else Decoder(cfg, tok)
     ev = eval_latents(enc, tok, evalpack().texts_a()[:min(256, cfg.eval.n_scenes)])
     plot = None if ignore_V else p4_plots(enc, tok, evalpack().montage[0]["text"])
-    return fit(model, p4_loss(enc), sentence_batches(cfg, tok, "P4"), cfg, pdir, steps,
+    return fit(model, p4_loss(enc), sentence_batches(cfg, tok, "P4"), cfg, pdir, steps, lr=decoder_lr(cfg),
                eval_fn=p4_eval(enc, ev, content_token_mask(tok)), plot_fn=plot,
                desc="P4 (V-free)" if ignore_V else "P4", progress=progress)
 
@@ -363,3 +410,28 @@ def train_p4(cfg: DictConfig, pdir: Path, deps: dict):
         "reconstruction": rec, "greedy_sentences_per_s": len(ev["texts"]) / t_rec,
         "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"], "params": count_params(res.ema),
         "sentences_per_s": timing["sentences_per_s"], "train_seconds": timing["train_seconds"]})
+
+# %% ../nbs/04_decoder.ipynb #7d858129
+def content_accuracy_ceiling(tok: Tokenizer,
+                             graphs: list, # N canonical graphs
+                             texts: list[str], # N sentences, one per graph
+                             n_real: int=2000, # realisations sampled per graph
+                             seed: int=0,
+                            ) -> dict[str, float]:
+    "Teacher-forced content-token accuracy of an ideal decoder that knows each graph exactly but not the surface form."
+    content, rng = content_token_mask(tok).tolist(), random.Random(seed)
+    hit = reached = total = 0
+    for g, x in zip(graphs, texts):
+        trie: dict = {}                                        # token -> [count, children] after the prefix
+        for ids in tok.encode([render(realise(g, rng)) for _ in range(n_real)])[0].tolist():
+            node = trie
+            for t in ids[1:]:
+                e = node.setdefault(t, [0, {}]); e[0] += 1; node = e[1]
+        node, ids = trie, tok.encode([x])[0][0].tolist()
+        for t in ids[1:]:
+            if content[t]:
+                total += 1
+                if node: reached += 1; hit += max(node, key=lambda k: node[k][0]) == t
+            node = node.get(t, (0, {}))[1]
+    acc = hit / max(reached, 1)
+    return {"reached": reached / max(total, 1), "ceiling_reached": acc, "ceiling_upper": (hit + total - reached) / max(total, 1)}

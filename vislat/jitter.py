@@ -15,14 +15,14 @@ from .pipeline import register_phase, ensure, Gate, assert_gate, show_gate, phas
 from .tokenizer import Tokenizer
 from .priors import check_latent, gaussian_blur
 from .latent import step_rng, evalpack, encode_texts, flat_stats, load_encoder
-from .contrast import (contrast_terms, scene_batches, p2_metrics, p2_eval, embed_pack, embed_latents,
+from .contrast import (contrast_terms, scene_batches, shard_scenes, p2_metrics, p2_eval, embed_pack, embed_latents,
                              texts_per_scene, contrast_cfg, load_contrast_phase, CollapsedEncoder)
-from .train import fit, pick_device
+from .train import fit, pick_device, dist_info, gather_with_grad
 
 # %% auto #0
 __all__ = ['SHIFTS', 'SIGMAS', 'CUTOUTS', 'shift_latent', 'blur_matrix', 'blur_latent', 'cutout_latent', 'jitter',
-           'invariance_loss', 'p3_loss', 'mean_cos', 'robustness', 'plot_robustness', 'p3_metrics', 'p3_eval',
-           'p3_plots', 'p3_gate', 'p3_goals', 'train_p3']
+           'invariance_loss', 'p3_terms', 'p3_loss', 'mean_cos', 'robustness', 'plot_robustness', 'p3_metrics',
+           'p3_eval', 'p3_plots', 'p3_gate', 'p3_goals', 'train_p3']
 
 # %% ../nbs/03_jitter.ipynb #fef21659
 def shift_latent(V: Tensor, # (B, C, H, W) float
@@ -108,17 +108,25 @@ def invariance_loss(z_jit: Tensor, # (B, D) L2-normalised g(T(V(x₁)))
     if z_jit.shape != z_ref.shape: raise ValueError(f"shapes differ: {tuple(z_jit.shape)} vs {tuple(z_ref.shape)}")
     return (z_jit - z_ref).pow(2).sum(1).mean()
 
+def p3_terms(model: nn.Module, # the encoder
+             batch: dict, # from `scene_batches` (this rank's share, `shard_scenes`)
+             step: int, # optimiser step (seeds the jitter)
+             cfg: DictConfig, # resolved config
+            ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+    "The P2 terms + β·L_inv {name: weighted loss}, plus this rank's V (N, C, H, W) and normalised z (N, D) of every text."
+    terms, V, z = contrast_terms(model, batch, cfg)
+    B, rank = batch["n"], dist_info()[0]
+    gen = torch.Generator().manual_seed(step_rng(cfg, "P3-jitter", step).getrandbits(63))
+    # T is drawn for every row of the global batch (as in one process); this rank keeps its own B rows
+    VT = jitter(gather_with_grad(V[:B]), cfg.invariance, gen)[rank * B:(rank + 1) * B]
+    z_jit = F.normalize(model.readout(VT), dim=1)
+    # L_inv = β ‖ĝ(T(V(x₁))) − ĝ(V(x₂))‖², a mean over this rank's B scenes (DDP's gradient average makes it the global mean)
+    terms["inv"] = cfg.invariance.beta * invariance_loss(z_jit, z[B:2 * B])
+    return terms, V, z
+
 def p3_loss(cfg: DictConfig):
     "The P3 `loss_fn(model, batch, step)`: the P2 terms + β·L_inv."
-    def loss_fn(model, batch, step):
-        terms, V, z = contrast_terms(model, batch, cfg)
-        B = batch["n"]
-        gen = torch.Generator().manual_seed(step_rng(cfg, "P3-jitter", step).getrandbits(63))
-        z_jit = F.normalize(model.readout(jitter(V[:B], cfg.invariance, gen)), dim=1)
-        # L_inv = β ‖ĝ(T(V(x₁))) − ĝ(V(x₂))‖²
-        terms["inv"] = cfg.invariance.beta * invariance_loss(z_jit, z[B:2 * B])
-        return terms
-    return loss_fn
+    return lambda model, batch, step: p3_terms(model, batch, step, cfg)[0]
 
 # %% ../nbs/03_jitter.ipynb #54d398b1
 SHIFTS, SIGMAS, CUTOUTS = [0, 1, 2, 3, 4], [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0], [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.35, 0.5]
@@ -205,7 +213,8 @@ def train_p3(cfg: DictConfig, pdir: Path, deps: dict):
     tok, p2 = deps["P1"]["tokenizer"], deps["P2"]
     torch.manual_seed(cfg.seed); keep = {}; tcfg = contrast_cfg(cfg)
     res = fit(copy.deepcopy(p2["encoder"]), p3_loss(tcfg), scene_batches(tcfg, tok, "P3"), tcfg, pdir, cfg.steps.P3,
-              eval_fn=p3_eval(cfg, tok, cfg.steps.P3, keep), plot_fn=p3_plots(cfg, tok, keep), desc="P3", texts_per_item=texts_per_scene(tcfg))
+              eval_fn=p3_eval(cfg, tok, cfg.steps.P3, keep), plot_fn=p3_plots(cfg, tok, keep), desc="P3", texts_per_item=texts_per_scene(tcfg),
+              shard_fn=shard_scenes)
     rows, tv_p1 = res.metrics.rows, p2["report"]["p1_image_stats"]["tv"]
     p3_gate(cfg, rows[-1], p2["metrics"]["r1"], tv_p1).save(pdir)
     timing = load_json(Path(pdir)/"timing.json")

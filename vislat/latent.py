@@ -7,6 +7,7 @@ from __future__ import annotations
 import random, math, json, functools, os, time
 import multiprocessing as mp
 from pathlib import Path
+from typing import Callable
 import numpy as np
 import torch
 from torch import nn, Tensor
@@ -20,7 +21,7 @@ from .tokenizer import train_tokenizer, Tokenizer
 from .encoder import build_encoder, count_params
 from .priors import image_prior_loss, gaussian_blur, latent_stats
 from .plots import save_latent_health, plot_montage, plot_spectra
-from .train import fit, pick_device, load_weights, baseline_step_s, step_benchmark
+from .train import fit, pick_device, load_weights, baseline_step_s, step_benchmark, gather_with_grad
 
 # %% auto #0
 __all__ = ['train_p0', 'step_rng', 'sentence_batches', 'blur_steps', 'prior_terms', 'p1_loss', 'evalpack', 'eval_texts',
@@ -66,11 +67,13 @@ def prior_terms(V: Tensor, # (B, C, H, W) latents
     _, terms = image_prior_loss(V, weights, alpha_target=w.alpha_target, kurt_target=w.kurt_target, var_target=w.var_target)
     return {k: weights[k] * v for k, v in terms.items()}
 
-def p1_loss(cfg: DictConfig):
-    "The P1 `loss_fn(model, batch, step)`: image priors on V."
+def p1_loss(cfg: DictConfig, # resolved config
+            gather: Callable=gather_with_grad, # (B, …) this rank's rows -> (world·B, …) every rank's, with gradients; identity in one process
+           ) -> Callable:
+    "The P1 `loss_fn(model, batch, step)`: image priors on V of the global batch (every rank's V under torch.distributed)."
     def loss_fn(model, batch, step):
         ids, mask = batch
-        return prior_terms(model(ids, mask), cfg, step)
+        return prior_terms(gather(model(ids, mask)), cfg, step)
     return loss_fn
 
 # %% ../nbs/01_latent.ipynb #172c4e84

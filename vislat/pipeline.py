@@ -20,11 +20,17 @@ __all__ = ['KNOWN_FAILING', 'PHASES', 'PHASE_MODULES', 'DUMMY_SCRIPT', 'Criterio
 # %% ../nbs/00e_pipeline.ipynb #80214dca
 # Gates that do not pass yet under `cpu`, with their last measured value: {"P1/criterion": value}.
 KNOWN_FAILING: dict[str, float] = {
-    # P4 under cpu (runs/cpu-480f4af342, 600 steps): V carries meaning spread evenly over the grid and no
-    # argument order, so the decoder reads it through z and attention stays uniform (see 04_decoder).
-    "P4/content-token accuracy (held-out)": 0.4051,
-    "P4/CE increase when V is shuffled": 0.0296,
-    "P4/content-token attention entropy (nats)": 6.885,
+    # P4 under cpu (runs/cpu-1438c53487, 600 steps, conv stem 48, lr 1.5e-3). P2/P3 made V nearly blind to the
+    # surface form, and an ideal decoder that knows the exact graph but not the surface form scores only
+    # 0.71-0.84 content-token accuracy (measured in 04_decoder); V's meaning is spread evenly over the grid,
+    # so attention stays near uniform (log 1024 = 6.93).
+    "P4/content-token accuracy (held-out)": 0.4323,
+    "P4/CE increase when V is shuffled": 0.2486,
+    "P4/content-token attention entropy (nats)": 6.840,
+    # P5 under cpu (same run, 150 steps): paraphrases keep the round-trip cosine (0.971) without parroting
+    # (ROUGE-L 0.331) but not the meaning: the P4 decoder's samples get colours and shapes wrong, and training
+    # on the best of 4 of them does not fix that (Graph F1 0.26 at the first eval, 0.22 at the end).
+    "P5/Graph F1(x, paraphrase)": 0.2233,
 }
 
 _OPS = {">=": lambda v, t: v >= t, "<=": lambda v, t: v <= t, ">": lambda v, t: v > t,

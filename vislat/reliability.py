@@ -4,32 +4,31 @@
 
 # %% ../nbs/08_reliability.ipynb #ff278e71
 from __future__ import annotations
-import os, sys, time, random, signal, socket, subprocess, tempfile, shutil, io, contextlib
+import os, sys, json, time, random, signal, socket, subprocess, tempfile, shutil, io, contextlib
 from pathlib import Path
 from typing import Callable
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
-import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 import pandas as pd
 from omegaconf import DictConfig
 from safetensors.torch import save_file, load_file
 from .config import get_config, atomic_path, save_json, load_json
-from .train import fit, load_checkpoint, NonFiniteLossError, _state_dict
-from .latent import prior_terms, p1_loss, sentence_batches
-from .contrast import contrast_cfg, scene_texts, cf_count, info_nce, contrast_terms, p2_loss, scene_batches
+from .train import (fit, load_checkpoint, NonFiniteLossError, CheckpointError, _state_dict,
+                          dist_info, init_distributed, gather_with_grad, mean_reduce, LossModule)
+from .latent import p1_loss, sentence_batches
+from .contrast import contrast_cfg, scene_texts, cf_count, contrast_terms, p2_loss, scene_batches, shard_scenes
 from .jitter import p3_loss
 from .domain import sample_batch
 from .tokenizer import default_tokenizer
 from .encoder import build_encoder
 
 # %% auto #0
-__all__ = ['CLI_SCRIPT', 'cli_command', 'run_args', 'run_once', 'temp_leftovers', 'compare_runs', 'kill_resume', 'truncate_file',
-           'load_with_report', 'metrics_bytes_twice', 'phase_loss', 'nan_guard_trial', 'dist_info', 'init_distributed',
-           'gather_with_grad', 'mean_reduce', 'save_rank0', 'EncodeZ', 'ddp_contrast_terms', 'shard_texts',
-           'ddp_equivalence', 'try_input', 'bad_input_table']
+__all__ = ['CLI_SCRIPT', 'TORCHRUN_SCRIPT', 'STREAM_SCRIPT', 'cli_command', 'run_args', 'run_once', 'temp_leftovers',
+           'compare_runs', 'kill_resume', 'truncate_file', 'load_with_report', 'metrics_bytes_twice', 'phase_loss',
+           'nan_guard_trial', 'save_rank0', 'shard_texts', 'ddp_equivalence', 'ddp_fit_equivalence', 'torchrun_command',
+           'try_input', 'bad_input_table', 'stream_peak_rss']
 
 # %% ../nbs/08_reliability.ipynb #96ee891c
 CLI_SCRIPT = "import sys\nfrom vislat.cli import vislat_run\nsys.exit(vislat_run())\n"
@@ -179,34 +178,6 @@ def nan_guard_trial(phase: str, # "P1", "P2" or "P3"
     return rows
 
 # %% ../nbs/08_reliability.ipynb #aa00ed39
-def dist_info() -> tuple[int, int]:
-    "(rank, world size) of this process: (0, 1) outside a process group."
-    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
-
-def init_distributed(backend: str|None=None, # 'gloo' (CPU) or 'nccl' (GPU); default: nccl when CUDA is there
-                    ) -> tuple[int, int, int]:
-    "Join the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT); return (rank, world, local rank)."
-    rank, world, local = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0)))
-    if world > 1 and not dist.is_initialized():
-        backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
-        if backend == "nccl": torch.cuda.set_device(local)
-        dist.init_process_group(backend, rank=rank, world_size=world)
-    return rank, world, local
-
-def gather_with_grad(x: Tensor, # (B, ...) this rank's part
-                    ) -> Tensor: # (world·B, ...) every rank's part, in rank order
-    "All-gather along dim 0 keeping the autograd graph: each rank's gradient flows back to that rank."
-    if dist_info()[1] == 1: return x
-    return torch.cat(dist_nn.all_gather(x.contiguous()), 0)
-
-def mean_reduce(metrics: dict[str, float], # name -> this rank's value
-               ) -> dict[str, float]:
-    "Average each metric over ranks (identity outside a process group)."
-    if dist_info()[1] == 1 or not metrics: return dict(metrics)
-    keys = sorted(metrics); t = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return {k: float(v) / dist_info()[1] for k, v in zip(keys, t)}
-
 def save_rank0(path: str|Path, # destination .safetensors
                model: nn.Module, # plain or DDP-wrapped
               ) -> bool:
@@ -218,32 +189,12 @@ def save_rank0(path: str|Path, # destination .safetensors
     return rank == 0
 
 # %% ../nbs/08_reliability.ipynb #a70b3ce0
-class EncodeZ(nn.Module):
-    "An encoder whose one `forward` returns V (B, C, H, W) and the L2-normalised z (B, D), for DDP."
-    def __init__(self, encoder: nn.Module): super().__init__(); self.encoder = encoder
-    def forward(self, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]: # (B, L) int64, (B, L) bool
-        V = self.encoder(ids, mask); return V, F.normalize(self.encoder.readout(V), dim=1)
-
-def ddp_contrast_terms(model: nn.Module, # `EncodeZ` (DDP-wrapped under torchrun)
-                       batch: dict, # this rank's share: ids (N, L), mask (N, L), n = B scenes (A, B, counterfactual blocks)
-                       cfg: DictConfig, # training config (`contrast_cfg`)
-                      ) -> dict[str, Tensor]:
-    "The P2 terms of the global batch: V and z gathered over ranks with gradients, then priors and InfoNCE."
-    B, c = batch["n"], cfg.contrastive
-    if c.vicreg > 0 or c.barlow > 0: raise ValueError("ddp_contrast_terms does not implement the VICReg/Barlow options yet")
-    V, z = model(batch["ids"], batch["mask"])
-    terms = prior_terms(gather_with_grad(V[:B]), cfg)
-    za, zb, zc = gather_with_grad(z[:B]), gather_with_grad(z[B:2 * B]), gather_with_grad(z[2 * B:])
-    # InfoNCE over the global batch: negatives are every rank's views and counterfactuals
-    terms["nce"] = c.alpha * info_nce(za, zb, zc, c.temperature)
-    return terms
-
 def shard_texts(texts: list[str], # a `scene_texts` batch: A views, B views, then counterfactual slots
                 n_scenes: int, # scenes in the global batch
                 n_cf: int, # counterfactuals per scene
                 rank: int, world: int,
                ) -> list[str]:
-    "Rank `rank`'s share of a global batch, in the same block layout."
+    "Rank `rank`'s share of a global batch of texts, in the same block layout (`shard_scenes` before tokenising)."
     if n_scenes % world: raise ValueError(f"{n_scenes} scenes do not split evenly over {world} ranks")
     if len(texts) != n_scenes * (2 + n_cf): raise ValueError(f"expected {n_scenes * (2 + n_cf)} texts, got {len(texts)}")
     s = n_scenes // world
@@ -256,7 +207,7 @@ def _global_batch(cfg: DictConfig, n_scenes: int, seed: int=0) -> list[str]:
 def _sgd_step(model: nn.Module, terms_fn: Callable, lr: float) -> tuple[dict, dict]:
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     terms = terms_fn(); sum(terms.values()).backward(); opt.step()
-    grads = {k.removeprefix("module."): p.grad.detach().clone() for k, p in model.named_parameters()}
+    grads = {k: p.grad.detach().clone() for k, p in model.named_parameters()}
     return {k: float(v.detach()) for k, v in terms.items()}, grads
 
 def _ddp_worker(rank: int, world: int, port: int, out: str, profile: str, n_scenes: int, lr: float):
@@ -264,11 +215,11 @@ def _ddp_worker(rank: int, world: int, port: int, out: str, profile: str, n_scen
     torch.set_num_threads(1); init_distributed("gloo")
     try:
         cfg = contrast_cfg(get_config(profile)); tok = default_tokenizer(cfg.data.max_len)
-        torch.manual_seed(0); model = DDP(EncodeZ(build_encoder(cfg, tok.vocab_size)))
+        torch.manual_seed(0); enc = build_encoder(cfg, tok.vocab_size); net = DDP(LossModule(enc, p2_loss(cfg)))
         ids, mask = tok.encode(shard_texts(_global_batch(cfg, n_scenes), n_scenes, cf_count(cfg), rank, world))
-        terms, grads = _sgd_step(model, lambda: ddp_contrast_terms(model, dict(ids=ids, mask=mask, n=n_scenes // world), cfg), lr)
+        terms, grads = _sgd_step(enc, lambda: net(dict(ids=ids, mask=mask, n=n_scenes // world), 0), lr)
         terms = mean_reduce(terms)
-        if save_rank0(Path(out)/"ddp.safetensors", model):
+        if save_rank0(Path(out)/"ddp.safetensors", enc):
             save_json(Path(out)/"ddp_terms.json", terms); save_file(grads, Path(out)/"ddp_grads.safetensors")
     finally: dist.destroy_process_group()
 
@@ -286,17 +237,121 @@ def ddp_equivalence(profile: str="smoke", # config profile of the encoder
     out = Path(tempfile.mkdtemp(prefix="vislat-ddp-"))
     torch.multiprocessing.spawn(_ddp_worker, args=(world, _free_port(), str(out), profile, n_scenes, lr), nprocs=world, join=True)
     tok = default_tokenizer(cfg.data.max_len)
-    torch.manual_seed(0); enc = build_encoder(cfg, tok.vocab_size); ref = EncodeZ(enc)
-    init = {k: v.clone() for k, v in _state_dict(ref).items()}
+    torch.manual_seed(0); enc = build_encoder(cfg, tok.vocab_size)
+    init = {k: v.clone() for k, v in _state_dict(enc).items()}
     ids, mask = tok.encode(_global_batch(cfg, n_scenes))
-    terms, ga = _sgd_step(ref, lambda: contrast_terms(enc, dict(ids=ids, mask=mask, n=n_scenes), cfg)[0], lr)
-    a, b, gb = _state_dict(ref), load_file(out/"ddp.safetensors"), load_file(out/"ddp_grads.safetensors")
+    terms, ga = _sgd_step(enc, lambda: contrast_terms(enc, dict(ids=ids, mask=mask, n=n_scenes), cfg)[0], lr)
+    a, b, gb = _state_dict(enc), load_file(out/"ddp.safetensors"), load_file(out/"ddp_grads.safetensors")
     if a.keys() != b.keys(): raise ValueError(f"DDP checkpoint keys differ: {sorted(set(a) ^ set(b))[:5]}")
     return {"max_abs_param_err": max((a[k] - b[k]).abs().max().item() for k in a),
             "max_abs_grad_err": max((ga[k] - gb[k]).abs().max().item() for k in ga),
             "max_abs_grad": max(g.abs().max().item() for g in ga.values()),
             "max_abs_update": max((a[k] - init[k]).abs().max().item() for k in a),
             "terms_single": terms, "terms_ddp": load_json(out/"ddp_terms.json"), "n_tensors": len(a)}
+
+# %% ../nbs/08_reliability.ipynb #f93e5246
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+def _record_writes(root: str, log: list) -> Callable:
+    "An audit hook appending every file event that writes under `root` (open for writing, mkdir, rename, remove) to `log`."
+    def hook(event: str, args: tuple):
+        if event == "open": path, writes = args[0], isinstance(args[2], int) and bool(args[2] & _WRITE_FLAGS)
+        elif event in ("os.mkdir", "os.rename", "os.remove", "os.rmdir", "shutil.rmtree", "os.truncate"): path, writes = args[0], True
+        else: return
+        if writes and isinstance(path, (str, bytes, os.PathLike)) and os.fsdecode(path).startswith(root):
+            log.append(f"{event} {os.fsdecode(path)}")
+    return hook
+
+def _fit_setup(phase: str, cfg: DictConfig, tok) -> tuple:
+    "(loss_fn, batch_fn, training config, extra `fit` arguments) of P1, P2 or P3, as the phase trains them."
+    loss_fn, batch_fn, tcfg = phase_loss(phase, cfg, tok)
+    return loss_fn, batch_fn, tcfg, ({} if phase == "P1" else {"shard_fn": shard_scenes})
+
+def _fit_model(cfg: DictConfig, tok, dtype: str) -> nn.Module:
+    torch.manual_seed(0); return build_encoder(cfg, tok.vocab_size).to(getattr(torch, dtype))
+
+def _fit_worker(rank: int, world: int, port: int, out: str, profile: str, overrides: list, steps: int, dtype: str, phases: list,
+                ddp_losses: dict):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1); init_distributed("gloo")
+    try:
+        root, writes = str(Path(out)/"ddp"), []
+        sys.addaudithook(_record_writes(root, writes))
+        cfg = get_config(profile, overrides); tok = default_tokenizer(cfg.data.max_len)
+        for ph in phases:
+            loss_fn, batch_fn, tcfg, kw = _fit_setup(ph, cfg, tok)
+            if ph in ddp_losses: loss_fn = ddp_losses[ph](tcfg)
+            fit(_fit_model(cfg, tok, dtype), loss_fn, batch_fn, tcfg, Path(root)/ph, steps, progress=False, **kw)
+        save_json(Path(out)/f"writes-rank{rank}.json", writes)
+    finally: dist.destroy_process_group()
+
+# %% ../nbs/08_reliability.ipynb #c0acff14
+def _files(d: Path) -> list[str]: return sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file())
+
+def _compare_fits(a: Path, b: Path, init: dict[str, Tensor], world: int) -> dict:
+    "Errors between phase folder `a` (one process) and `b` (DDP): final and EMA weights, metrics; files; `module.` keys."
+    wa, wb = load_file(a/"model.safetensors"), load_file(b/"model.safetensors")
+    ea, eb = load_file(a/"ema.safetensors"), load_file(b/"ema.safetensors")
+    ma, mb = pd.read_csv(a/"metrics.csv"), pd.read_csv(b/"metrics.csv")
+    keys = [k for f in sorted(b.rglob("*.safetensors")) for k in load_file(f)]
+    state = load_json(sorted(b.glob("ckpt/step-*"))[-1]/"state.json")
+    return {"max_abs_param_err": max((wa[k] - wb[k]).abs().max().item() for k in wa),
+            "max_abs_ema_err": max((ea[k] - eb[k]).abs().max().item() for k in ea),
+            "max_abs_update": max((wa[k] - init[k]).abs().max().item() for k in wa),
+            "max_rel_metric_err": float(((ma - mb).abs() / ma.abs().clip(lower=1e-12)).max().max()),
+            "metric_rows": len(mb), "same_columns": list(ma.columns) == list(mb.columns), "same_keys": wa.keys() == wb.keys(),
+            "same_files": _files(a) == _files(b), "keys_checked": len(keys), "module_keys": sum(k.startswith("module.") for k in keys),
+            "rng_ranks": len(state.get("rng_ranks") or [])}
+
+def ddp_fit_equivalence(profile: str="smoke", # config profile
+                        steps: int=4, # AdamW steps (the last one checkpoints)
+                        world: int=2, # gloo processes
+                        phases: tuple=("P1", "P2", "P3"), # phases trained, each from fresh weights, with its own loss
+                        dtype: str="float64", # parameter dtype on both sides
+                        overrides: tuple=("device=cpu",), # config overrides
+                        ddp_losses: dict|None=None, # phase -> factory(training cfg) -> loss_fn used by the DDP side instead (picklable)
+                       ) -> dict:
+    "`fit` in `world` gloo processes vs one process on the same global batches: per-phase errors, and the files each rank wrote."
+    out, t0 = Path(tempfile.mkdtemp(prefix="vislat-fit-ddp-")), time.time()
+    torch.multiprocessing.spawn(_fit_worker, nprocs=world, join=True,
+                                args=(world, _free_port(), str(out), profile, list(overrides), steps, dtype, list(phases), ddp_losses or {}))
+    t_ddp, rows = time.time() - t0, []
+    cfg = get_config(profile, list(overrides)); tok = default_tokenizer(cfg.data.max_len)
+    for ph in phases:
+        loss_fn, batch_fn, tcfg, kw = _fit_setup(ph, cfg, tok)
+        m = _fit_model(cfg, tok, dtype); init = {k: v.clone() for k, v in _state_dict(m).items()}
+        fit(m, loss_fn, batch_fn, tcfg, out/"single"/ph, steps, progress=False)
+        rows.append({"phase": ph, **_compare_fits(out/"single"/ph, out/"ddp"/ph, init, world)})
+    return {"rows": rows, "writes_per_rank": [len(load_json(out/f"writes-rank{r}.json")) for r in range(world)],
+            "dtype": dtype, "steps": steps, "seconds_ddp": round(t_ddp, 1), "seconds": round(time.time() - t0, 1), "dir": str(out)}
+
+# %% ../nbs/08_reliability.ipynb #c2c2430c
+TORCHRUN_SCRIPT = '''"vislat P1 then P2, data-parallel: torchrun --nproc_per_node N train_ddp.py PROFILE OUT [key=value ...]"
+import sys, torch
+from vislat.config import get_config
+from vislat.train import init_distributed, fit
+from vislat.tokenizer import default_tokenizer
+from vislat.encoder import build_encoder
+from vislat.latent import sentence_batches, p1_loss
+from vislat.contrast import contrast_cfg, scene_batches, texts_per_scene, p2_loss, shard_scenes
+
+profile, out, overrides = sys.argv[1], sys.argv[2], sys.argv[3:]
+rank, world, local = init_distributed()          # RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT from torchrun
+cfg = get_config(profile, overrides); tok = default_tokenizer(cfg.data.max_len)
+torch.manual_seed(cfg.seed); enc = build_encoder(cfg, tok.vocab_size)     # DDP starts every rank from rank 0's weights
+fit(enc, p1_loss(cfg), sentence_batches(cfg, tok, "P1"), cfg, f"{out}/P1", cfg.steps.P1, progress=rank == 0)
+t = contrast_cfg(cfg)
+fit(enc, p2_loss(t), scene_batches(t, tok, "P2"), t, f"{out}/P2", cfg.steps.P2, progress=rank == 0,
+    shard_fn=shard_scenes, texts_per_item=texts_per_scene(t))
+if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
+'''
+
+def torchrun_command(script: str|Path, # a script file, e.g. `TORCHRUN_SCRIPT` written out
+                     *args: str, # the script's arguments
+                     nproc: int=2, # processes on this machine (one per GPU)
+                    ) -> list[str]:
+    "The argv of `torchrun --standalone --nproc_per_node nproc script *args`, with this interpreter."
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", str(script), *args]
 
 # %% ../nbs/08_reliability.ipynb #4b2c1c8c
 def try_input(fn: Callable, # called with no arguments
@@ -315,3 +370,22 @@ def bad_input_table(cases: list[tuple[str, str, Callable]], # (where, input show
     "A DataFrame: where, input, outcome, message."
     rows = [(w, i, *try_input(f)) for w, i, f in cases]
     return pd.DataFrame(rows, columns=["where", "input", "outcome", "message"])
+
+# %% ../nbs/08_reliability.ipynb #1db5cde8
+STREAM_SCRIPT = """
+import sys, time, json, resource
+from vislat import api
+m = api.load(profile=sys.argv[1], batch=1024); n = int(sys.argv[2])
+texts = [f"a small red cube is to the left of {w} blue balls" for w in ("two", "three") * (n // 2)]
+m.embed(texts[:256])
+t0 = time.time(); z = m.embed(texts); sec = time.time() - t0
+print(json.dumps({"n": n, "rows": z.shape[0], "seconds": sec, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+def stream_peak_rss(n_texts: int, # sentences to embed
+                    profile: str="smoke", # the model to load (trained if missing)
+                   ) -> dict: # n, rows, seconds, peak_mb
+    "Embed `n_texts` sentences with `vislat.load(profile=..., batch=1024)` in a fresh process; its peak RSS and time."
+    p = subprocess.run([sys.executable, "-c", STREAM_SCRIPT, profile, str(n_texts)], capture_output=True, text=True)
+    if p.returncode: raise RuntimeError(f"embedding process failed: {p.stderr.strip().splitlines()[-1:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
