@@ -34,7 +34,7 @@ def check_texts(texts, # one string or a list/tuple of strings
     if not texts: raise ValueError("no texts given (an empty list)")
     out = []
     for i, t in enumerate(texts):
-        if not isinstance(t, str): raise ValueError(f"text {i} is a {type(t).__name__}, not a string")
+        if not isinstance(t, str): raise ValueError(f"text {i} is of type {type(t).__name__}, not a string")
         n = normalize_text(t)
         if not n: raise ValueError(f"text {i} is empty" + (" (only whitespace)" if t else ""))
         if domain:
