@@ -16,7 +16,7 @@ from .tokenizer import Tokenizer
 from .domain import normalize_text, domain_words
 from .priors import check_latent
 from .decoder import greedy_decode, latent_and_z
-from .roundtrip import paraphrase, explorer, evaluating
+from .roundtrip import paraphrase_ids, explorer
 
 # %% auto #0
 __all__ = ['DOMAIN_WORDS', 'LOADABLE', 'check_texts', 'Vislat', 'iter_latents', 'latent', 'embed', 'reconstruct', 'decode_latent',
@@ -138,12 +138,10 @@ def paraphrase_texts(self: Vislat, texts, # str or list of domain sentences
     "Best-of-k round-trip paraphrases: the sample whose own latent is closest to the input's."
     _need_decoder(self, "paraphrase")
     if not isinstance(k, int) or not 1 <= k <= 16: raise ValueError(f"k must be an integer in 1..16, got {k!r}")
-    texts = check_texts(texts, domain=True)
-    for i in range(0, len(texts), self.batch):
-        try: self.tok.encode(texts[i:i + self.batch])
-        except ValueError as e: raise ValueError(f"in texts[{i}:{i + self.batch}] (indices within the chunk): {e}") from None
-    rt = self.cfg.round_trip
-    out = paraphrase(self.encoder, self.decoder, self.tok, texts, k, rt.top_p, rt.copy_select, seed, self.batch)
+    rt, out = self.cfg.round_trip, []
+    gen = torch.Generator(self.device).manual_seed(seed)
+    for ids, mask in self._chunks(texts, domain=True):
+        out += paraphrase_ids(self.encoder, self.decoder, self.tok, ids, mask, k, rt.top_p, rt.copy_select, gen)
     return out if details else [o["text"] for o in out]
 
 def explore(self: Vislat, text: str="", k: int=4):

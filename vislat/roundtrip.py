@@ -17,19 +17,20 @@ from .pipeline import register_phase, ensure, Gate, assert_gate, show_gate
 from .tokenizer import Tokenizer, PAD_ID, BOS_ID, EOS_ID
 from .domain import normalize_text
 from .checker import rouge_l
-from .encoder import build_encoder, count_params
-from .latent import step_rng, evalpack, flat_stats, encode_texts
+from .encoder import build_encoder
+from .latent import step_rng, evalpack
 from .contrast import scene_batches, contrast_cfg, texts_per_scene, p2_metrics
 from .jitter import p3_terms
-from .decoder import Decoder, decode, decoder_lr, latent_and_z, safe_graph_f1, teacher_forcing_ce, reconstruct
+from .decoder import (Decoder, decode, decoder_lr, latent_and_z, safe_graph_f1, teacher_forcing_ce, reconstruct,
+                            eval_latents, token_metrics, content_token_mask, reconstruction_report)
 from .plots import plot_montage
 from .train import fit, pick_device, load_weights
 
 # %% auto #0
 __all__ = ['EVAL_KEYS', 'top_p_pick', 'sample_candidates', 'evaluating', 'encodable', 'round_trip_cos', 'choose', 'copy_penalty',
-           'copy_extensions', 'copy_suppression_loss', 'RoundTrip', 'strip_specials', 'p5_loss', 'paraphrase',
-           'p5_metrics', 'p5_gate', 'p5_goals', 'p5_eval', 'plot_p5_curves', 'p5_plots', 'train_roundtrip',
-           'load_roundtrip', 'train_p5', 'explore_text', 'explorer_html', 'explorer']
+           'best_of_k', 'copy_extensions', 'copy_suppression_loss', 'RoundTrip', 'strip_specials', 'p5_loss',
+           'paraphrase_ids', 'paraphrase', 'p5_metrics', 'p5_gate', 'p5_goals', 'p5_eval', 'plot_p5_curves', 'p5_plots',
+           'train_roundtrip', 'load_roundtrip', 'train_p5', 'explore_text', 'explorer_html', 'explorer']
 
 # %% ../nbs/05_roundtrip.ipynb #cb10cbc6
 def top_p_pick(top_p: float, # nucleus mass kept, in (0, 1]
@@ -84,13 +85,15 @@ def round_trip_cos(encoder: nn.Module, # encoder with `readout`
                   ) -> Tensor: # (B, k) cosines; −1 where a candidate is not encodable
     "cos(ĝ(V(x)), ĝ(V(ẋ_j))) of every candidate, encoding the candidate texts again."
     B, dev = z_x.shape[0], z_x.device
-    ok = encodable(tok, texts)
-    cos = torch.full((len(texts),), -1.0, device=dev)
-    if any(ok):
+    try: ok = [True] * len(texts); ids, mask = tok.encode(texts)            # the usual case: one batch
+    except ValueError:                                                   # some candidate is empty or too long
+        ok = encodable(tok, texts)
+        if not any(ok): return torch.full((B, len(texts) // B), -1.0, device=dev)
         ids, mask = tok.encode([t for t, v in zip(texts, ok) if v])
-        zc = F.normalize(encoder.readout(encoder(ids.to(dev), mask.to(dev))).float(), dim=1)
-        # cos(ĝ(V(x)), ĝ(V(ẋ_j))), both unit vectors
-        cos[torch.tensor(ok, device=dev)] = (z_x.repeat_interleave(len(texts) // B, 0)[torch.tensor(ok, device=dev)] * zc).sum(1)
+    keep, cos = torch.tensor(ok, device=dev), torch.full((len(texts),), -1.0, device=dev)
+    zc = F.normalize(encoder.readout(encoder(ids.to(dev), mask.to(dev))).float(), dim=1)
+    # cos(ĝ(V(x)), ĝ(V(ẋ_j))), both unit vectors
+    cos[keep] = (z_x.repeat_interleave(len(texts) // B, 0)[keep] * zc).sum(1)
     return cos.view(B, -1)
 
 # %% ../nbs/05_roundtrip.ipynb #77dfaeb8
@@ -109,6 +112,21 @@ def copy_penalty(sources: list[str], # B input texts
     if weight == 0: return None
     k = len(candidates) // len(sources)
     return weight * torch.tensor([rouge_l(c, sources[i // k]) for i, c in enumerate(candidates)]).view(len(sources), k)
+
+# %% ../nbs/05_roundtrip.ipynb #e0cdbe16
+@torch.no_grad()
+def best_of_k(encoder: nn.Module, decoder: nn.Module, tok: Tokenizer,
+              ids: Tensor, # (B, L) int64 the inputs x (for the copy penalty)
+              V: Tensor, # (B, C, H, W) their latents
+              z: Tensor, # (B, z_dim) their readouts g(V)
+              k: int, top_p: float=0.9, copy_select: float=0.0,
+              generator: torch.Generator|None=None, # on V's device
+             ) -> tuple[Tensor, list[str], Tensor, Tensor]: # candidates (B, k, L), their B·k texts, cos (B, k), choice (B,)
+    "Sample k candidates per latent, encode them again, choose j* = argmax cos − λ·ROUGE-L."
+    cands = sample_candidates(decoder, V, z, k, top_p, generator, tok.max_len)
+    texts = tok.decode(cands.flatten(0, 1))
+    cos = round_trip_cos(encoder, tok, F.normalize(z.float(), dim=1), texts)
+    return cands, texts, cos, choose(cos, copy_penalty(tok.decode(ids), texts, copy_select))
 
 # %% ../nbs/05_roundtrip.ipynb #773f73f3
 def copy_extensions(src: list[int], # token ids of the input x, specials excluded
@@ -158,11 +176,9 @@ def p5_loss(cfg: DictConfig, # resolved config (the P2/P3 batch sizes: `contrast
             # L_dec = −mean log p(x | V(x), g(V(x)))
             terms["dec"] = cfg.decoder.gamma * teacher_forcing_ce(model.decoder, ids, mask, Vx, zx)
         gen = torch.Generator(Vx.device).manual_seed(rng.getrandbits(63))
-        with torch.no_grad(), evaluating(model):
-            cands = sample_candidates(model.decoder, Vx, zx, rt.k, rt.top_p, gen, tok.max_len)
-            texts, srcs = tok.decode(cands.flatten(0, 1)), tok.decode(ids)
-            cos = round_trip_cos(model.encoder, tok, F.normalize(zx.float(), dim=1), texts)
-            y = cands[torch.arange(B, device=cands.device), choose(cos, copy_penalty(srcs, texts, rt.copy_select))]
+        with evaluating(model):
+            cands, _, _, j = best_of_k(model.encoder, model.decoder, tok, ids, Vx, zx, rt.k, rt.top_p, rt.copy_select, gen)
+        y = cands[torch.arange(B, device=cands.device), j]                   # the pseudo-target ẋ*
         ym = y != PAD_ID
         logits = model.decoder(y[:, :-1], Vx, zx)
         # L_cycle = −mean log p(ẋ* | V(x), g(V(x))) on the chosen candidate ẋ*
@@ -173,6 +189,20 @@ def p5_loss(cfg: DictConfig, # resolved config (the P2/P3 batch sizes: `contrast
     return loss_fn
 
 # %% ../nbs/05_roundtrip.ipynb #c8007a57
+@torch.no_grad()
+def paraphrase_ids(encoder: nn.Module, decoder: nn.Module, tok: Tokenizer,
+                   ids: Tensor, # (B, L) int64 one chunk of inputs, on the decoder's device
+                   mask: Tensor, # (B, L) bool
+                   k: int=4, top_p: float=0.9, copy_select: float=0.0,
+                   generator: torch.Generator|None=None, # on the decoder's device
+                  ) -> list[dict]: # per input: text, cos, candidates, candidate_cos
+    "Best-of-k round-trip paraphrases of one tokenised chunk."
+    V, z = latent_and_z(encoder, ids, mask)
+    _, cands, cos, j = best_of_k(encoder, decoder, tok, ids, V, z, k, top_p, copy_select, generator)
+    j = j.tolist()
+    return [{"text": cands[b * k + j[b]], "cos": float(cos[b, j[b]]), "candidates": cands[b * k:(b + 1) * k],
+             "candidate_cos": cos[b].tolist()} for b in range(len(ids))]
+
 @torch.no_grad()
 def paraphrase(encoder: nn.Module, # encoder with `readout`
                decoder: nn.Module, # Decoder
@@ -189,14 +219,8 @@ def paraphrase(encoder: nn.Module, # encoder with `readout`
     gen = torch.Generator(dev).manual_seed(seed)
     with evaluating(encoder, decoder):
         for i in range(0, len(texts), batch):
-            chunk = texts[i:i + batch]
-            ids, mask = (t.to(dev) for t in tok.encode(chunk))
-            V, z = latent_and_z(encoder, ids, mask)
-            cands = tok.decode(sample_candidates(decoder, V, z, k, top_p, gen, tok.max_len).flatten(0, 1))
-            cos = round_trip_cos(encoder, tok, F.normalize(z, dim=1), cands)
-            j = choose(cos, copy_penalty(tok.decode(ids), cands, copy_select)).tolist()
-            out += [{"text": cands[b * k + j[b]], "cos": float(cos[b, j[b]]), "candidates": cands[b * k:(b + 1) * k],
-                     "candidate_cos": cos[b].tolist()} for b in range(len(chunk))]
+            ids, mask = (t.to(dev) for t in tok.encode(texts[i:i + batch]))
+            out += paraphrase_ids(encoder, decoder, tok, ids, mask, k, top_p, copy_select, gen)
     return out
 
 # %% ../nbs/05_roundtrip.ipynb #c89246f9
@@ -292,7 +316,6 @@ def _load_p5(cfg, pdir, deps) -> dict:
 @register_phase("P5", requires=["P4"], load=_load_p5)
 def train_p5(cfg: DictConfig, pdir: Path, deps: dict):
     "Round-trip training from P4; write the P5 gate and report."
-    from vislat.decoder import eval_latents, token_metrics, content_token_mask, reconstruction_report
     p4 = deps["P4"]; tok = p4["tokenizer"]; held = evalpack().texts_a()[:cfg.eval.n_scenes]
     res = train_roundtrip(cfg, p4["encoder"], p4["decoder"], tok, pdir, cfg.steps.P5, held[:min(128, len(held))])
     enc, dec = res.ema.encoder, res.ema.decoder
