@@ -14,10 +14,11 @@ import tempfile as _tempfile, csv, io, math
 from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['PROFILES', 'LatentCfg', 'PriorWeights', 'ModelCfg', 'ContrastiveCfg', 'InvarianceCfg', 'DecoderCfg', 'RoundTripCfg',
-           'CopySuppressionCfg', 'OptimCfg', 'DataCfg', 'EvalCfg', 'StepsCfg', 'Config', 'default_profile',
-           'check_ranges', 'get_config', 'config_dict', 'config_hash', 'runs_root', 'run_dir', 'config_from_dict',
-           'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json', 'MetricsLog']
+__all__ = ['PROFILES', 'METRIC_SINKS', 'LatentCfg', 'PriorWeights', 'ModelCfg', 'ContrastiveCfg', 'InvarianceCfg', 'DecoderCfg',
+           'RoundTripCfg', 'CopySuppressionCfg', 'DiffusionCfg', 'AblationCfg', 'OptimCfg', 'DataCfg', 'EvalCfg',
+           'StepsCfg', 'Config', 'default_profile', 'check_ranges', 'get_config', 'config_dict', 'config_hash',
+           'runs_root', 'run_dir', 'config_from_dict', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
+           'save_json', 'load_json', 'MetricsLog']
 
 # %% ../nbs/00d_config.ipynb #689cca4f
 @dataclass
@@ -114,6 +115,29 @@ class CopySuppressionCfg:
     ngram: int = 3
 
 @dataclass
+class DiffusionCfg:
+    "P6: the self-trained latent diffusion prior (tiny U-Net, DDPM with min-SNR-γ, DDIM projection)."
+    xi: float = 0.1                  # ξ, weight of L_prior = ξ·‖V − DDIM_step(V_t)‖² in the encoder's stack
+    channels: list[int] = field(default_factory=lambda: [64, 128, 128])  # U-Net block widths
+    layers_per_block: int = 2        # resnet layers per U-Net block
+    timesteps: int = 1000            # DDPM noise levels T
+    min_snr_gamma: float = 5.0       # γ of min-SNR-γ loss weighting
+    ddim_steps: int = 50             # DDIM steps when sampling new latents from noise
+    project_t: int = 200             # noise level t of V_t in L_prior's one-step projection
+    buffer: int = 4096               # replay buffer of V from the current encoder
+    refresh_every: int = 50          # steps between replay-buffer refreshes
+    lr: float = 2e-4                 # U-Net learning rate
+    unet_steps: int = 0              # U-Net-only steps before the encoder is regularised (0: steps.P6 // 2)
+
+@dataclass
+class AblationCfg:
+    "P7: which pieces to remove, over how many seeds, under which budget."
+    pieces: list[str] = field(default_factory=lambda: ["spec", "tv", "wav", "kurt", "infonce", "roundtrip", "copy", "jitter"])
+    seeds: int = 3                   # seeds of the main configuration (mean ± sd)
+    steps_scale: float = 1.0         # the ablation budget: every phase's steps × this
+    upto: str = "P5"                 # last phase each ablation run trains
+
+@dataclass
 class OptimCfg:
     "AdamW, cosine schedule with warm-up, EMA, clipping."
     lr: float = 2e-4
@@ -165,6 +189,8 @@ class Config:
     decoder: DecoderCfg = field(default_factory=DecoderCfg)
     round_trip: RoundTripCfg = field(default_factory=RoundTripCfg)
     copy_suppression: CopySuppressionCfg = field(default_factory=CopySuppressionCfg)
+    diffusion: DiffusionCfg = field(default_factory=DiffusionCfg)
+    ablation: AblationCfg = field(default_factory=AblationCfg)
     optimization: OptimCfg = field(default_factory=OptimCfg)
     data: DataCfg = field(default_factory=DataCfg)
     eval: EvalCfg = field(default_factory=EvalCfg)
@@ -199,6 +225,7 @@ PROFILES: dict[str, dict] = {
         # P5: one step is a P3 step plus k = 4 samples per scene, their re-encoding and two decoder passes
         # (about 2 s on 2 cores), so 150 steps keep P4 + P5 near the 10-minute budget.
         "steps": dict(P1=400, P2=160, P3=60, P4=600, P5=150, P6=300),
+        "diffusion": dict(channels=[32, 64, 64], layers_per_block=1, buffer=2048),
     },
     "smoke": {
         "model": dict(layers=1, d_model=32, heads=2, ffn=64, dropout=0.0, head="coarse", head_d=32,
@@ -208,6 +235,9 @@ PROFILES: dict[str, dict] = {
         "data": dict(vocab_size=1000, epoch_size=64),
         "eval": dict(n_scenes=64, every=4, ckpt_every=4, plot_every=1000),
         "steps": dict(P1=12, P2=12, P3=12, P4=12, P5=12, P6=12),
+        "diffusion": dict(channels=[8, 16], layers_per_block=1, timesteps=100, ddim_steps=5, project_t=20,
+                          buffer=64, refresh_every=4),
+        "ablation": dict(pieces=["tv", "jitter"], seeds=2),
     },
 }
 
@@ -233,7 +263,16 @@ def check_ranges(cfg: DictConfig, # a merged config
               ("round_trip.top_p", 0 < cfg.round_trip.top_p <= 1, "must lie in (0, 1]"),
               ("round_trip.teacher_forcing", 0 <= cfg.round_trip.teacher_forcing <= 1, "must lie in [0, 1]"),
               ("round_trip.encoder_lr", cfg.round_trip.encoder_lr >= 0, "must be >= 0"),
-              ("copy_suppression.ngram", cfg.copy_suppression.ngram >= 2, "must be >= 2")]
+              ("copy_suppression.ngram", cfg.copy_suppression.ngram >= 2, "must be >= 2"),
+              ("diffusion.xi", cfg.diffusion.xi >= 0, "must be >= 0"),
+              ("diffusion.timesteps", cfg.diffusion.timesteps >= 2, "must be >= 2"),
+              ("diffusion.project_t", 0 < cfg.diffusion.project_t < cfg.diffusion.timesteps,
+               f"must lie in (0, diffusion.timesteps={cfg.diffusion.timesteps})"),
+              ("diffusion.ddim_steps", 1 <= cfg.diffusion.ddim_steps <= cfg.diffusion.timesteps,
+               f"must lie in [1, diffusion.timesteps={cfg.diffusion.timesteps}]"),
+              ("diffusion.buffer", cfg.diffusion.buffer >= 1, "must be >= 1"),
+              ("ablation.seeds", cfg.ablation.seeds >= 1, "must be >= 1"),
+              ("ablation.steps_scale", cfg.ablation.steps_scale > 0, "must be > 0")]
     checks += [(f"steps.{k}", v >= 0, "must be >= 0") for k, v in cfg.steps.items()]
     for key, ok, why in checks:
         if not ok: raise ValueError(f"bad value for config key '{key}': {OmegaConf.select(cfg, key)!r} {why}")
@@ -334,6 +373,8 @@ def load_json(path: str|Path) -> Any:
     except json.JSONDecodeError as e: raise ValueError(f"corrupt JSON file {path}: {e}") from None
 
 # %% ../nbs/00d_config.ipynb #b7aa93db
+METRIC_SINKS: list = []   # callables sink(csv_path, row) told of every logged row (e.g. a TensorBoard writer)
+
 class MetricsLog:
     "Rows of metrics (one per eval) kept in memory and mirrored atomically to a CSV file."
     def __init__(self, path: str|Path|None): # CSV file, or None to keep rows in memory only
@@ -354,6 +395,7 @@ class MetricsLog:
         "Append a row and rewrite the file."
         self.rows.append({k: (float(v) if hasattr(v, "item") else v) for k, v in row.items()})
         if self.path: self.write()
+        for sink in METRIC_SINKS: sink(self.path, self.rows[-1])
 
     def truncate(self, step: int):
         "Drop rows after `step` (used when resuming from an earlier checkpoint)."

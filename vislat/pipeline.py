@@ -4,18 +4,19 @@
 
 # %% ../nbs/00e_pipeline.ipynb #d07126c8
 from __future__ import annotations
-import importlib, time, datetime, math, json
+import importlib, time, datetime, math, json, os, shutil
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Any, Callable
 from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
-from .config import run_dir, config_hash, config_dict, save_json, load_json, atomic_write_text, get_config
+from .config import run_dir, runs_root, config_hash, config_dict, save_json, load_json, atomic_write_text, get_config
 
 # %% auto #0
-__all__ = ['KNOWN_FAILING', 'PHASES', 'PHASE_MODULES', 'DUMMY_SCRIPT', 'Criterion', 'Gate', 'gate_table', 'gate_html',
-           'show_gate', 'assert_gate', 'Phase', 'register_phase', 'get_phase', 'phase_dir', 'is_complete',
-           'check_config', 'save_run_config', 'ensure', 'sweep_temp_files', 'phase_status', 'dummy_phase_process']
+__all__ = ['KNOWN_FAILING', 'PHASES', 'PHASE_MODULES', 'PHASE_READS', 'DUMMY_SCRIPT', 'Criterion', 'Gate', 'gate_table',
+           'gate_html', 'show_gate', 'assert_gate', 'Phase', 'register_phase', 'get_phase', 'phase_dir', 'is_complete',
+           'check_config', 'save_run_config', 'phase_key', 'find_reusable', 'reuse_phase', 'ensure', 'sweep_temp_files',
+           'phase_status', 'dummy_phase_process']
 
 # %% ../nbs/00e_pipeline.ipynb #80214dca
 # Gates that do not pass yet under `cpu`, with their last measured value: {"P1/criterion": value}.
@@ -188,15 +189,63 @@ def save_run_config(cfg: DictConfig, root: str|Path|None=None):
     atomic_write_text(rd/"config.yaml", OmegaConf.to_yaml(cfg))
     save_json(rd/"config.json", config_dict(cfg))
 
+# %% ../nbs/00e_pipeline.ipynb #bc4d3b2d
+_P1 = ("profile", "seed", "device", "data", "latent", "priors_weights", "model", "optimization", "eval", "steps.P1")
+# The config keys (dotted prefixes) each plan phase and the phases under it read. Two runs that agree on them
+# train that phase identically, so one may reuse the other's. A phase missing here reads the whole config.
+PHASE_READS: dict[str, tuple[str, ...]] = {
+    "P0": ("profile", "seed", "data"),
+    "P1": _P1,
+    "P2": _P1 + ("contrastive", "steps.P2"),
+    "P3": _P1 + ("contrastive", "steps.P2", "invariance", "steps.P3"),
+    "P4": _P1 + ("contrastive", "steps.P2", "invariance", "steps.P3", "decoder", "steps.P4"),
+    "P5": _P1 + ("contrastive", "steps.P2", "invariance", "steps.P3", "decoder", "steps.P4",
+                 "round_trip", "copy_suppression", "steps.P5"),
+    "P6": _P1 + ("contrastive", "steps.P2", "invariance", "steps.P3", "decoder", "steps.P4",
+                 "round_trip", "copy_suppression", "steps.P5", "diffusion", "steps.P6"),
+}
+
+def phase_key(phase: str, config: dict) -> dict:
+    "The flattened config values that phase `phase` reads (`PHASE_READS`), from a config dict."
+    flat, pre = _flat(config), PHASE_READS.get(phase)
+    return flat if pre is None else {k: v for k, v in flat.items() if any(k == p or k.startswith(p + ".") for p in pre)}
+
+def find_reusable(phase: str, cfg: DictConfig, root: str|Path|None=None) -> Path|None:
+    "A complete `phase` directory of another run of this profile, trained under the same `phase_key`."
+    here, key = phase_dir(phase, cfg, root), phase_key(phase, config_dict(cfg))
+    for d in sorted(Path(root or runs_root()).glob(f"{cfg.profile}-*/{phase}")):
+        if d == here or not is_complete(d) or not (d/"config.json").exists(): continue
+        try: saved = load_json(d/"config.json")
+        except ValueError: continue
+        if phase_key(phase, saved) == key: return d
+    return None
+
+def reuse_phase(src: str|Path, # a complete phase directory (`find_reusable`)
+                pdir: str|Path, # this run's phase directory (its lock held by the caller)
+                cfg: DictConfig):
+    "Fill `pdir` with hard links (copies across file systems) of `src`'s artifacts; `complete.json` comes last."
+    src, pdir = Path(src), Path(pdir)
+    for f in sorted(src.rglob("*")):
+        rel = f.relative_to(src)
+        if f.is_dir() or rel.name in (".lock", "complete.json", "config.json") or rel.name.endswith(".tmp"): continue
+        (pdir/rel).parent.mkdir(parents=True, exist_ok=True)
+        if (pdir/rel).exists(): (pdir/rel).unlink()
+        try: os.link(f, pdir/rel)
+        except OSError: shutil.copy2(f, pdir/rel)
+    save_json(pdir/"config.json", config_dict(cfg))
+    done = load_json(src/"complete.json")
+    save_json(pdir/"complete.json", {**done, "config_hash": config_hash(cfg), "reused_from": str(src)})
+
 # %% ../nbs/00e_pipeline.ipynb #37ac3af0
 def ensure(phase: str, # "P1" … "P7"
            cfg: DictConfig, # resolved config (`vislat.config.get_config`)
            root: str|Path|None=None, # runs folder; default `runs_root()`
            verbose: bool=True, # print one line per phase
+           reuse: bool=True, # reuse a phase another run trained under the same inputs (`find_reusable`)
           ) -> Any:
-    "Return phase `phase` trained under `cfg`: loaded from its run directory if complete, else trained."
+    "Return phase `phase` trained under `cfg`: loaded from its run directory if complete, else reused or trained."
     ph = get_phase(phase)
-    deps = {r: ensure(r, cfg, root, verbose) for r in ph.requires}
+    deps = {r: ensure(r, cfg, root, verbose, reuse) for r in ph.requires}
     pdir = phase_dir(phase, cfg, root); pdir.mkdir(parents=True, exist_ok=True)
     save_run_config(cfg, root)
     if not is_complete(pdir):
@@ -204,12 +253,17 @@ def ensure(phase: str, # "P1" … "P7"
             if not is_complete(pdir):            # someone else may have finished while we waited
                 check_config(pdir, cfg)
                 sweep_temp_files(pdir)            # leftovers of a killed run; we hold the lock
-                save_json(pdir/"config.json", config_dict(cfg))
-                t0 = time.time()
-                if verbose: print(f"[{phase}] training in {pdir}")
-                ph.train(cfg, pdir, deps)
-                save_json(pdir/"complete.json", {"phase": phase, "config_hash": config_hash(cfg),
-                    "seconds": round(time.time() - t0, 2), "finished": datetime.datetime.now().isoformat()})
+                src = find_reusable(phase, cfg, root) if reuse else None
+                if src is not None:
+                    reuse_phase(src, pdir, cfg)
+                    if verbose: print(f"[{phase}] reused from {src} (same inputs)")
+                else:
+                    save_json(pdir/"config.json", config_dict(cfg))
+                    t0 = time.time()
+                    if verbose: print(f"[{phase}] training in {pdir}")
+                    ph.train(cfg, pdir, deps)
+                    save_json(pdir/"complete.json", {"phase": phase, "config_hash": config_hash(cfg),
+                        "seconds": round(time.time() - t0, 2), "finished": datetime.datetime.now().isoformat()})
     check_config(pdir, cfg)
     if verbose: print(f"[{phase}] ready: {pdir}")
     return ph.load(cfg, pdir, deps)
