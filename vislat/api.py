@@ -9,7 +9,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from .config import get_config, load_json, config_hash, config_from_dict
 from .pipeline import ensure, is_complete
 from .tokenizer import Tokenizer
@@ -169,9 +169,11 @@ def load(path: str|Path|None=None, # a run directory `runs/<profile>-<hash>`
         return _model(cfg, upto, ensure(upto, cfg, verbose=False), device, batch)
     run = Path(path)
     if not (run/"config.json").exists(): raise ValueError(f"{run} is not a vislat run directory (no config.json)")
-    cfg = config_from_dict(load_json(run/"config.json"))
-    if run.name != f"{cfg.profile}-{config_hash(cfg)}":
-        raise ValueError(f"{run} holds a config that hashes to {cfg.profile}-{config_hash(cfg)}, not to its name: it was edited or is of another config")
+    saved = load_json(run/"config.json")
+    cfg = config_from_dict(saved)                            # keys added to vislat since the run get their defaults
+    name = f"{cfg.profile}-{config_hash(OmegaConf.create(saved))}"   # the hash of the config as it was saved
+    if run.name != name:
+        raise ValueError(f"{run} holds a config that hashes to {name}, not to its name: it was edited or is of another config")
     done = [p for p in LOADABLE if is_complete(run/p)]
     if not done: raise ValueError(f"{run} has no complete phase to load (needs one of {', '.join(LOADABLE)})")
     return _model(cfg, done[0], ensure(done[0], cfg, run.parent, verbose=False), device, batch)
