@@ -4,12 +4,12 @@
 
 # %% ../nbs/09b_eval.ipynb #cda7f462
 from __future__ import annotations
-import hashlib, json, re, sys, time
+import json, re, sys, time
 from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 from fastcore.script import call_parse, Param, store_true
-from .config import get_config, run_dir, runs_root, config_from_dict, load_json, save_json, PROFILES
+from .config import get_config, run_dir, runs_root, config_from_dict, config_hash, load_json, save_json, PROFILES
 from .pipeline import get_phase, is_complete, Gate, KNOWN_FAILING
 from .config import MetricsLog
 from .latent import p1_gate, flat_stats, encode_texts, evalpack, load_encoder
@@ -25,10 +25,6 @@ __all__ = ['EVAL_PHASES', 'PHASE_EVALS', 'LOADABLE', 'SAMPLE_HEADERS', 'profile_
            'eval_table', 'run_model', 'read_texts', 'texts_report', 'texts_table', 'vislat_eval']
 
 # %% ../nbs/09b_eval.ipynb #7c457cf6
-def _dict_hash(d: dict) -> str:
-    "The hash `config_hash` gave this config dict when it was saved (same recipe, on the dict as stored)."
-    return hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:10]
-
 def profile_runs(profile: str, runs: str|Path|None=None) -> list[Path]:
     "Run directories of `profile` under the runs folder, newest first."
     return sorted(Path(runs or runs_root()).glob(f"{profile}-*/config.json"), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -52,8 +48,9 @@ def resolve_run(target: str, # a run directory, or a profile name (paper, cpu, s
         raise ValueError(f"run directory {target} does not exist")
     if not (p/"config.json").exists(): raise ValueError(f"{p} is not a vislat run directory (no config.json)")
     saved = load_json(p/"config.json")
-    if p.name != f"{saved.get('profile')}-{_dict_hash(saved)}":
-        raise ValueError(f"{p}/config.json hashes to {saved.get('profile')}-{_dict_hash(saved)}, not to the folder's name: it was edited or moved")
+    name = f"{saved.get('profile')}-{config_hash(OmegaConf.create(saved))}"   # the hash of the config as it was saved
+    if p.name != name:
+        raise ValueError(f"{p}/config.json hashes to {name}, not to the folder's name: it was edited or moved")
     return config_from_dict(saved), p
 
 # %% ../nbs/09b_eval.ipynb #90cfe5c8
