@@ -48,7 +48,8 @@ def blur_matrix(sigma: Tensor, # (B,) Gaussian σ per sample, in pixels
                 n: int, # side of the grid
                 r: int=6, # kernel radius
                ) -> Tensor: # (B, n, n)
-    "Per-sample 1-D Gaussian blur as an n×n matrix with reflect boundaries (rows sum to 1)."
+    "Per-sample 1-D Gaussian blur as an n×n matrix with reflect boundaries (rows sum to 1), in float32."
+    sigma = sigma.float()                          # CUDA autocast runs exp in float32 whatever σ's dtype
     x = torch.arange(-r, r + 1, device=sigma.device, dtype=sigma.dtype)
     # k_b(x) ∝ exp(−x² / 2σ_b²); σ → 0 gives the identity
     k = torch.exp(-x[None] ** 2 / (2 * sigma[:, None].clamp_min(1e-3) ** 2)); k = k / k.sum(1, keepdim=True)
@@ -63,10 +64,12 @@ def blur_latent(V: Tensor, # (B, C, H, W) float
     "Separable Gaussian blur with its own σ per sample (reflect padding); σ = 0 is the identity."
     B, C, H, W = check_latent(V)
     if max(H, W) <= 6: raise ValueError(f"the grid {H}×{W} is too small for blur_latent (needs sides > 6)")
-    sigma = torch.as_tensor(sigma, device=V.device, dtype=V.dtype).expand(B)
+    sigma = torch.as_tensor(sigma, device=V.device, dtype=torch.float32).expand(B)
     if (sigma < 0).any() or (sigma > 2).any(): raise ValueError(f"blur sigma must lie in [0, 2], got {sigma.min().item()}…{sigma.max().item()}")
-    # V' = K_H · V · K_Wᵀ per sample (separable blur as two matrix products)
-    return blur_matrix(sigma, H)[:, None] @ V @ blur_matrix(sigma, W)[:, None].transpose(-1, -2)
+    with torch.autocast(V.device.type, enabled=False):   # in float32, also under bf16 autocast; V keeps its dtype
+        # V' = K_H · V · K_Wᵀ per sample (separable blur as two matrix products)
+        out = blur_matrix(sigma, H)[:, None] @ V.float() @ blur_matrix(sigma, W)[:, None].transpose(-1, -2)
+    return out.to(V.dtype)
 
 def cutout_latent(V: Tensor, # (B, C, H, W) float
                   share: Tensor|float, # (B,) or float: share of the grid to cut out, in [0, 1]
@@ -97,7 +100,7 @@ def jitter(V: Tensor, # (B, C, H, W) float
     sigma = torch.rand(B, generator=generator) * inv.max_blur_sigma * on[1]
     share = torch.rand(B, generator=generator) * inv.max_cutout * on[2]
     V = shift_latent(V, d[0].to(V.device), d[1].to(V.device), inv.shift_mode)
-    V = blur_latent(V, sigma.to(V.device, V.dtype))
+    V = blur_latent(V, sigma.to(V.device))
     return cutout_latent(V, share, generator)
 
 # %% ../nbs/03_jitter.ipynb #2c248381
