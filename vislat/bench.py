@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_bench.ipynb #e3650b0d
 from __future__ import annotations
-import json, math, os, platform, resource, subprocess, sys, tempfile, time
+import json, math, os, platform, subprocess, sys, tempfile, time
 from pathlib import Path
 from typing import Callable
 import torch
@@ -20,12 +20,12 @@ from .contrast import contrast_cfg, scene_batches, p2_loss, texts_per_scene
 from .jitter import p3_loss
 from .decoder import Decoder, p4_loss, latent_and_z, greedy_decode
 from .roundtrip import paraphrase
-from .train import pick_device, make_optimizer, time_fn, count_flops, matmul_rate, sync
+from .train import pick_device, make_optimizer, time_fn, count_flops, matmul_rate, sync, peak_rss_mib
 
 # %% auto #0
-__all__ = ['WORKLOADS', 'WORKLOAD_NAMES', 'COMPARE_LATENT', 'parse_latent', 'latent_name', 'bench_config', 'peak_rss_mib',
-           'train_step_bench', 'infer_bench', 'FixedLength', 'mean_tokens', 'micro_batch', 'sentence_batch',
-           'baseline_encoder', 'run_workload', 'run_isolated', 'bench', 'bench_table', 'vislat_bench']
+__all__ = ['WORKLOADS', 'WORKLOAD_NAMES', 'COMPARE_LATENT', 'parse_latent', 'latent_name', 'bench_config', 'train_step_bench',
+           'infer_bench', 'FixedLength', 'mean_tokens', 'micro_batch', 'sentence_batch', 'baseline_encoder',
+           'run_workload', 'run_isolated', 'bench', 'bench_table', 'vislat_bench']
 
 # %% ../nbs/07a_bench.ipynb #2d6963c3
 def parse_latent(s: str, # "HxWxC", e.g. "48x48x8"
@@ -50,11 +50,6 @@ def bench_config(profile: str|None=None, # paper, cpu or smoke
     return get_config(profile, [*lat, *overrides])
 
 # %% ../nbs/07a_bench.ipynb #1fc5843a
-def peak_rss_mib() -> float:
-    "The process's peak resident set size so far, in MiB (`ru_maxrss`: KiB on Linux, bytes on macOS)."
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r / 2**20 if platform.system() == "Darwin" else r / 2**10
-
 def _amp(cfg: DictConfig, dev: torch.device) -> bool: return dev.type == "cuda" and cfg.optimization.amp
 
 def train_step_bench(model: nn.Module, # the trained module, on the config's device

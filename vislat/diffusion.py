@@ -24,7 +24,7 @@ from .contrast import scene_batches, contrast_cfg, texts_per_scene, embed_pack, 
 from .jitter import p3_terms
 from .decoder import greedy_decode
 from .roundtrip import paraphrase, evaluating, encodable
-from .train import fit, pick_device, load_weights
+from .train import fit, pick_device, load_weights, peak_rss_mib
 
 # %% auto #0
 __all__ = ['EVAL_KEYS', 'cosine_alpha_bar', 'snr', 'q_sample', 'predict_x0', 'ddim_step', 'ddim_timesteps', 'timestep_embedding',
@@ -451,10 +451,6 @@ def _load_p6(cfg, pdir, deps) -> dict:
     return {"encoder": m.encoder, "unet": m.unet, "prior": m, "decoder": p5["decoder"], "tokenizer": p5["tokenizer"],
             "pdir": Path(pdir), "report": load_json(Path(pdir)/"report.json")}
 
-def _peak_rss_mb() -> float:
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 @register_phase("P6", requires=["P5"], load=_load_p6)
 def train_p6(cfg: DictConfig, pdir: Path, deps: dict):
     "Train the latent prior from P5, train the control, measure P5 / P6 / control encoders, write the gate and report."
@@ -476,4 +472,4 @@ def train_p6(cfg: DictConfig, pdir: Path, deps: dict):
         "ddpm_first": rows[0]["loss_ddpm"], "ddpm_last": rows[-1]["loss_ddpm"],
         "ddpm_heldout_first": rows[0]["ddpm_heldout"], "ddpm_heldout_last": rows[-1]["ddpm_heldout"],
         "train_seconds": timing["train_seconds"], "steps_per_s": timing["steps_run"] / max(timing["train_seconds"], 1e-9),
-        "control_seconds": round(control_s, 1), "peak_rss_mb": _peak_rss_mb()})
+        "control_seconds": round(control_s, 1), "peak_rss_mb": peak_rss_mib()})

@@ -24,7 +24,7 @@ from .config import MetricsLog, save_json, load_json, atomic_path, config_hash
 __all__ = ['get_lr', 'make_optimizer', 'pick_device', 'NonFiniteLossError', 'check_finite', 'NonFiniteGradError', 'check_grads',
            'clip_grads', 'save_checkpoint', 'load_weights', 'CheckpointError', 'load_checkpoint', 'dist_info',
            'init_distributed', 'gather_with_grad', 'mean_reduce', 'shard_batch', 'LossModule', 'FitResult', 'fit',
-           'sync', 'matmul_rate', 'count_flops', 'time_fn', 'baseline_step_s', 'step_benchmark']
+           'sync', 'matmul_rate', 'count_flops', 'peak_rss_mib', 'time_fn', 'baseline_step_s', 'step_benchmark']
 
 # %% ../nbs/01d_train.ipynb #ef222dc1
 def get_lr(step: int, # 0-based optimiser step
@@ -392,6 +392,12 @@ def count_flops(fn: Callable) -> int:
     from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(display=False) as fc: fn()
     return fc.get_total_flops()
+
+def peak_rss_mib() -> float:
+    "The process's peak resident set size so far, in MiB (`ru_maxrss`: KiB on Linux, bytes on macOS)."
+    import resource, platform
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 2**20 if platform.system() == "Darwin" else r / 2**10
 
 def time_fn(fn: Callable, repeats: int=3, warmup: int=1, device: str|torch.device="cpu") -> float:
     "Best wall time of `fn()` in seconds (CUDA work is synchronised inside the timing)."
