@@ -17,18 +17,19 @@ from .config import get_config, save_json, load_json, MetricsLog
 from .pipeline import register_phase, ensure, Gate, assert_gate, show_gate, phase_dir
 from .tokenizer import Tokenizer, PAD_ID, BOS_ID, EOS_ID
 from .checker import is_content_token, graph_f1
-from .domain import realise, render
+from .domain import realise, render, sample_realisations
 from .encoder import sincos_map, FFN, count_params
 from .priors import check_latent
 from .latent import step_rng, sentence_batches, evalpack, encode_texts
 from .train import fit, pick_device, time_fn, matmul_rate, load_weights
 
 # %% auto #0
-__all__ = ['POS_CHANNELS', 'GridMemory', 'DecoderBlock', 'Decoder', 'latent_and_z', 'teacher_forcing_ce', 'IgnoreV', 'p4_loss',
-           'content_token_mask', 'shuffle_cells', 'attention_entropy', 'token_metrics', 'eval_latents', 'p4_metrics',
-           'decode', 'greedy_decode', 'reconstruct', 'safe_graph_f1', 'reconstruction_report', 'attention_maps',
-           'plot_attention', 'p4_gate', 'p4_eval', 'p4_plots', 'decoder_lr', 'train_decoder', 'load_decoder',
-           'train_p4', 'content_accuracy_ceiling']
+__all__ = ['POS_CHANNELS', 'ORACLE_MEMORIES', 'GridMemory', 'DecoderBlock', 'Decoder', 'latent_and_z', 'teacher_forcing_ce',
+           'IgnoreV', 'p4_loss', 'content_token_mask', 'shuffle_cells', 'attention_entropy', 'token_metrics',
+           'eval_latents', 'p4_metrics', 'decode', 'greedy_decode', 'reconstruct', 'safe_graph_f1',
+           'reconstruction_report', 'attention_maps', 'plot_attention', 'p4_gate', 'p4_eval', 'p4_plots', 'decoder_lr',
+           'train_decoder', 'load_decoder', 'train_p4', 'content_accuracy_ceiling', 'TokenMemory', 'oracle_text',
+           'train_oracle', 'oracle_report', 'latent_dims']
 
 # %% ../nbs/04_decoder.ipynb #174dd43d
 POS_CHANNELS = 16   # r: width of the learned position code per cell
@@ -435,3 +436,73 @@ def content_accuracy_ceiling(tok: Tokenizer,
             node = node.get(t, (0, {}))[1]
     acc = hit / max(reached, 1)
     return {"reached": reached / max(total, 1), "ceiling_reached": acc, "ceiling_upper": (hit + total - reached) / max(total, 1)}
+
+# %% ../nbs/04_decoder.ipynb #39d20b1c
+class TokenMemory(nn.Module):
+    "Oracle memory for diagnostics: a sentence's token ids (B, L) → cells (B, L, width), in place of V's `GridMemory`."
+    def __init__(self, vocab_size: int, width: int, # width: the decoder's memory width (`GridMemory.width`)
+                 max_len: int):
+        super().__init__()
+        self.width, self.emb = width, nn.Embedding(vocab_size, width)
+        self.pos = nn.Parameter(torch.randn(1, max_len, width) * 0.02)
+
+    def forward(self, ids: Tensor, # (B, L) int64
+               ) -> Tensor: # (B, L, width)
+        return self.emb(ids) + self.pos[:, :ids.shape[1]]
+
+ORACLE_MEMORIES = ("graph", "copy")
+
+def oracle_text(graph, # the sentence's canonical `Graph`
+                text: str, # the sentence
+                memory: str, # "graph" or "copy"
+               ) -> str:
+    "The oracle's memory sentence: `text` itself ('copy'), or a realisation of `graph` fixed by the graph alone ('graph')."
+    if memory not in ORACLE_MEMORIES: raise ValueError(f"oracle memory must be one of {ORACLE_MEMORIES}, got '{memory}'")
+    return text if memory == "copy" else render(realise(graph, random.Random(repr(graph))))
+
+# %% ../nbs/04_decoder.ipynb #f2a405e2
+def train_oracle(cfg: DictConfig, # resolved config (cfg.decoder, cfg.steps.P4, cfg.eval …)
+                 tok: Tokenizer,
+                 memory: str="graph", # "graph" or "copy"
+                 steps: int|None=None, # optimiser steps (default: P4's)
+                 n_eval: int=500, # held-out eval-pack sentences
+                 progress: bool=True,
+                ) -> list[dict]: # the eval rows: step, acc_content, ce, …
+    "Train the P4 decoder with an oracle memory (`oracle_text`) in place of V; its held-out metrics over training."
+    if memory not in ORACLE_MEMORIES: raise ValueError(f"oracle memory must be one of {ORACLE_MEMORIES}, got '{memory}'")
+    torch.manual_seed(cfg.seed); dev, zdim = pick_device(cfg), cfg.model.z_dim
+    dec = Decoder(cfg, tok); dec.mem = TokenMemory(tok.vocab_size, dec.mem.width, cfg.data.max_len)
+    def batch_fn(step, part, size):
+        rs = sample_realisations(size, step_rng(cfg, "P4-oracle", step, part), "train")
+        (ids, mask), mem = tok.encode([render(r) for _, r in rs]), tok.encode([oracle_text(g, render(r), memory) for g, r in rs])[0]
+        return ids.to(dev), mask.to(dev), mem.to(dev)
+    zero = lambda mem: torch.zeros(mem.shape[0], zdim, device=mem.device)
+    ex = evalpack().examples[:n_eval]
+    (ids, mask), mem = tok.encode([e.text_a for e in ex]), tok.encode([oracle_text(e.graph, e.text_a, memory) for e in ex])[0]
+    res = fit(dec, lambda m, b, s: {"ce": teacher_forcing_ce(m, b[0], b[1], b[2], zero(b[2]))}, batch_fn, cfg, None,
+              steps or cfg.steps.P4, lr=decoder_lr(cfg), eval_fn=lambda m, s: token_metrics(m, ids, mask, mem, zero, content_token_mask(tok)),
+              desc=f"P4 oracle ({memory})", progress=progress)
+    return [r for r in res.metrics.rows if "acc_content" in r]
+
+# %% ../nbs/04_decoder.ipynb #67213ebf
+def oracle_report(cfg: DictConfig, tok: Tokenizer, pdir: str|Path, # the P4 phase directory
+                  progress: bool=True) -> dict:
+    "Final held-out content accuracy (and the curve) of both oracles; cached in `pdir/oracle.json`."
+    path = Path(pdir)/"oracle.json"
+    if path.exists(): return load_json(path)
+    out = {}
+    for memory in ORACLE_MEMORIES:
+        rows = train_oracle(cfg, tok, memory, n_eval=min(500, cfg.eval.n_scenes), progress=progress)
+        out[memory] = {"acc_content": rows[-1]["acc_content"], "curve": [(r["step"], r["acc_content"]) for r in rows]}
+    save_json(path, out)
+    return out
+
+# %% ../nbs/04_decoder.ipynb #63dc3c4f
+def latent_dims(V: Tensor, # (N, C, H, W) latents of N different sentences
+               ) -> dict[str, float]:
+    "Share of V's energy that depends on the sentence, and the principal directions holding 50/90/99 % of it."
+    X = V.flatten(1).double(); D = X - X.mean(0)
+    # share = ‖V − mean image‖² / ‖V − per-sample mean‖²
+    share = D.pow(2).sum() / (X - X.mean(1, keepdim=True)).pow(2).sum().clamp_min(1e-30)
+    e = torch.linalg.svdvals(D).pow(2); e = e.cumsum(0) / e.sum().clamp_min(1e-30)
+    return {"sentence_share": share.item(), **{f"dims_{q}": int((e < q / 100).sum()) + 1 for q in (50, 90, 99)}}

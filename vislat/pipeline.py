@@ -21,10 +21,10 @@ __all__ = ['KNOWN_FAILING', 'PHASES', 'PHASE_MODULES', 'PHASE_READS', 'DUMMY_SCR
 # %% ../nbs/00e_pipeline.ipynb #80214dca
 # Gates that do not pass yet under `cpu`, with their last measured value: {"P1/criterion": value}.
 KNOWN_FAILING: dict[str, float] = {
-    # P4 under cpu (runs/cpu-1438c53487, 600 steps, conv stem 48, lr 1.5e-3). P2/P3 made V nearly blind to the
-    # surface form, and an ideal decoder that knows the exact graph but not the surface form scores only
-    # 0.71-0.84 content-token accuracy (measured in 04_decoder); V's meaning is spread evenly over the grid,
-    # so attention stays near uniform (log 1024 = 6.93).
+    # P4 under cpu (runs/cpu-1438c53487, 600 steps, conv stem 48, lr 1.5e-3). The decoder is not the limit: with
+    # the sentence itself as its memory it reaches 0.996, with the true graph in a fixed wording 0.581 (04_decoder's
+    # oracles). P2/P3 left V blind to the wording and varying along only ~5 directions (99 % of its
+    # sentence-dependent energy), too few to spell out the scene; attention stays near uniform (log 1024 = 6.93).
     "P4/content-token accuracy (held-out)": 0.4323,
     "P4/CE increase when V is shuffled": 0.2486,
     "P4/content-token attention entropy (nats)": 6.840,
