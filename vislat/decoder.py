@@ -500,9 +500,12 @@ def oracle_report(cfg: DictConfig, tok: Tokenizer, pdir: str|Path, # the P4 phas
 # %% ../nbs/04_decoder.ipynb #63dc3c4f
 def latent_dims(V: Tensor, # (N, C, H, W) latents of N different sentences
                ) -> dict[str, float]:
-    "Share of V's energy that depends on the sentence, and the principal directions holding 50/90/99 % of it."
+    "Share of V's energy that depends on the sentence, the share of that part that is a per-channel constant, and the principal directions holding 50/90/99 % of it."
     X = V.flatten(1).double(); D = X - X.mean(0)
+    # uniform = ‖mean_{h,w}(V − mean image)‖² / ‖V − mean image‖²: the sentence written as one value per channel
+    Dc = D.view(V.shape).mean((2, 3), keepdim=True).expand(V.shape)
+    uniform = Dc.pow(2).sum() / D.pow(2).sum().clamp_min(1e-30)
     # share = ‖V − mean image‖² / ‖V − per-sample mean‖²
     share = D.pow(2).sum() / (X - X.mean(1, keepdim=True)).pow(2).sum().clamp_min(1e-30)
     e = torch.linalg.svdvals(D).pow(2); e = e.cumsum(0) / e.sum().clamp_min(1e-30)
-    return {"sentence_share": share.item(), **{f"dims_{q}": int((e < q / 100).sum()) + 1 for q in (50, 90, 99)}}
+    return {"sentence_share": share.item(), "uniform_share": uniform.item(), **{f"dims_{q}": int((e < q / 100).sum()) + 1 for q in (50, 90, 99)}}

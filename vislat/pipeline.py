@@ -24,7 +24,8 @@ KNOWN_FAILING: dict[str, float] = {
     # P4 under cpu (runs/cpu-1438c53487, 600 steps, conv stem 48, lr 1.5e-3). The decoder is not the limit: with
     # the sentence itself as its memory it reaches 0.996, with the true graph in a fixed wording 0.581 (04_decoder's
     # oracles). P2/P3 left V blind to the wording and varying along only ~5 directions (99 % of its
-    # sentence-dependent energy), too few to spell out the scene; attention stays near uniform (log 1024 = 6.93).
+    # sentence-dependent energy, 95 % of it a constant per channel), too few to spell out the scene; attention
+    # stays near uniform (log 1024 = 6.93).
     "P4/content-token accuracy (held-out)": 0.4323,
     "P4/CE increase when V is shuffled": 0.2486,
     "P4/content-token attention entropy (nats)": 6.840,
