@@ -20,7 +20,7 @@ from .roundtrip import paraphrase_ids, explorer
 
 # %% auto #0
 __all__ = ['DOMAIN_WORDS', 'LOADABLE', 'check_texts', 'Vislat', 'iter_latents', 'latent', 'embed', 'reconstruct', 'decode_latent',
-           'paraphrase_texts', 'explore', 'load']
+           'paraphrase_texts', 'explore', 'run_config', 'load']
 
 # %% ../nbs/05a_api.ipynb #d68c189a
 DOMAIN_WORDS = frozenset(domain_words()) | {","}
@@ -154,6 +154,17 @@ Vislat.paraphrase, Vislat.explore = paraphrase_texts, explore
 # %% ../nbs/05a_api.ipynb #ccc7bdd4
 LOADABLE = ("P5", "P4", "P3", "P2", "P1")
 
+def run_config(run: str|Path, # a run directory `runs/<profile>-<hash>`
+              ) -> DictConfig:
+    "The config `run` was trained under (keys added to vislat since then get their defaults), once its `config.json` still hashes to the folder's name."
+    run = Path(run)
+    if not (run/"config.json").exists(): raise ValueError(f"{run} is not a vislat run directory (no config.json)")
+    saved = load_json(run/"config.json")
+    name = f"{saved.get('profile')}-{config_hash(OmegaConf.create(saved))}"   # the hash of the config as it was saved
+    if run.name != name:
+        raise ValueError(f"{run}/config.json hashes to {name}, not to the folder's name: it was edited, moved or is of another config")
+    return config_from_dict(saved)
+
 def load(path: str|Path|None=None, # a run directory `runs/<profile>-<hash>`
          profile: str|None=None, # or a profile: ensure the pipeline (training what is missing)
          upto: str="P5", # with `profile`: the last phase to ensure
@@ -167,13 +178,7 @@ def load(path: str|Path|None=None, # a run directory `runs/<profile>-<hash>`
         cfg = get_config(profile, overrides)
         if upto not in LOADABLE: raise ValueError(f"upto must be one of {', '.join(LOADABLE)}, got {upto!r}")
         return _model(cfg, upto, ensure(upto, cfg, verbose=False), device, batch)
-    run = Path(path)
-    if not (run/"config.json").exists(): raise ValueError(f"{run} is not a vislat run directory (no config.json)")
-    saved = load_json(run/"config.json")
-    cfg = config_from_dict(saved)                            # keys added to vislat since the run get their defaults
-    name = f"{cfg.profile}-{config_hash(OmegaConf.create(saved))}"   # the hash of the config as it was saved
-    if run.name != name:
-        raise ValueError(f"{run} holds a config that hashes to {name}, not to its name: it was edited or is of another config")
+    run = Path(path); cfg = run_config(run)
     done = [p for p in LOADABLE if is_complete(run/p)]
     if not done: raise ValueError(f"{run} has no complete phase to load (needs one of {', '.join(LOADABLE)})")
     return _model(cfg, done[0], ensure(done[0], cfg, run.parent, verbose=False), device, batch)

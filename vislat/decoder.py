@@ -469,18 +469,17 @@ def train_oracle(cfg: DictConfig, # resolved config (cfg.decoder, cfg.steps.P4, 
                  progress: bool=True,
                 ) -> list[dict]: # the eval rows: step, acc_content, ce, …
     "Train the P4 decoder with an oracle memory (`oracle_text`) in place of V; its held-out metrics over training."
-    if memory not in ORACLE_MEMORIES: raise ValueError(f"oracle memory must be one of {ORACLE_MEMORIES}, got '{memory}'")
+    ex = evalpack().examples[:n_eval]                         # oracle_text refuses an unknown memory before any training
+    (ids, mask), mem = tok.encode([e.text_a for e in ex]), tok.encode([oracle_text(e.graph, e.text_a, memory) for e in ex])[0]
     torch.manual_seed(cfg.seed); dev, zdim = pick_device(cfg), cfg.model.z_dim
     dec = Decoder(cfg, tok); dec.mem = TokenMemory(tok.vocab_size, dec.mem.width, cfg.data.max_len)
     def batch_fn(step, part, size):
         rs = sample_realisations(size, step_rng(cfg, "P4-oracle", step, part), "train")
         (ids, mask), mem = tok.encode([render(r) for _, r in rs]), tok.encode([oracle_text(g, render(r), memory) for g, r in rs])[0]
         return ids.to(dev), mask.to(dev), mem.to(dev)
-    zero = lambda mem: torch.zeros(mem.shape[0], zdim, device=mem.device)
-    ex = evalpack().examples[:n_eval]
-    (ids, mask), mem = tok.encode([e.text_a for e in ex]), tok.encode([oracle_text(e.graph, e.text_a, memory) for e in ex])[0]
+    zero, content = (lambda mem: torch.zeros(mem.shape[0], zdim, device=mem.device)), content_token_mask(tok)
     res = fit(dec, lambda m, b, s: {"ce": teacher_forcing_ce(m, b[0], b[1], b[2], zero(b[2]))}, batch_fn, cfg, None,
-              steps or cfg.steps.P4, lr=decoder_lr(cfg), eval_fn=lambda m, s: token_metrics(m, ids, mask, mem, zero, content_token_mask(tok)),
+              steps or cfg.steps.P4, lr=decoder_lr(cfg), eval_fn=lambda m, s: token_metrics(m, ids, mask, mem, zero, content),
               desc=f"P4 oracle ({memory})", progress=progress)
     return [r for r in res.metrics.rows if "acc_content" in r]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 from fastcore.script import call_parse, Param, store_true
-from .config import get_config, run_dir, runs_root, config_from_dict, config_hash, load_json, save_json, PROFILES
+from .config import get_config, run_dir, runs_root, save_json, PROFILES
 from .pipeline import get_phase, is_complete, Gate, KNOWN_FAILING
 from .config import MetricsLog
 from .latent import p1_gate, flat_stats, encode_texts, evalpack, load_encoder
@@ -17,7 +17,7 @@ from .contrast import p2_metrics, p2_gate
 from .jitter import p3_metrics, p3_gate
 from .decoder import p4_metrics, p4_gate, eval_latents, content_token_mask, reconstruction_report
 from .roundtrip import p5_metrics, p5_gate
-from .api import Vislat
+from .api import Vislat, run_config
 
 # %% auto #0
 __all__ = ['EVAL_PHASES', 'PHASE_EVALS', 'LOADABLE', 'SAMPLE_HEADERS', 'profile_runs', 'resolve_run', 'select_phases',
@@ -46,12 +46,7 @@ def resolve_run(target: str, # a run directory, or a profile name (paper, cpu, s
     if not p.exists():
         if "/" not in target: raise ValueError(f"'{target}' is neither a run directory nor a profile (profiles: {', '.join(sorted(PROFILES))})")
         raise ValueError(f"run directory {target} does not exist")
-    if not (p/"config.json").exists(): raise ValueError(f"{p} is not a vislat run directory (no config.json)")
-    saved = load_json(p/"config.json")
-    name = f"{saved.get('profile')}-{config_hash(OmegaConf.create(saved))}"   # the hash of the config as it was saved
-    if p.name != name:
-        raise ValueError(f"{p}/config.json hashes to {name}, not to the folder's name: it was edited or moved")
-    return config_from_dict(saved), p
+    return run_config(p), p
 
 # %% ../nbs/09b_eval.ipynb #90cfe5c8
 EVAL_PHASES = ("P1", "P2", "P3", "P4", "P5")
