@@ -202,20 +202,17 @@ def save_run_config(cfg: DictConfig, root: str|Path|None=None):
     save_json(rd/"config.json", config_dict(cfg))
 
 # %% ../nbs/00e_pipeline.ipynb #bc4d3b2d
-_P1 = ("profile", "seed", "device", "data", "latent", "priors_weights", "model", "optimization", "eval", "steps.P1")
-# The config keys (dotted prefixes) each plan phase and the phases under it read. Two runs that agree on them
-# train that phase identically, so one may reuse the other's. A phase missing here reads the whole config.
-PHASE_READS: dict[str, tuple[str, ...]] = {
-    "P0": ("profile", "seed", "data"),
-    "P1": _P1,
-    "P2": _P1 + ("contrastive", "steps.P2"),
-    "P3": _P1 + ("contrastive", "steps.P2", "invariance", "steps.P3"),
-    "P4": _P1 + ("contrastive", "steps.P2", "invariance", "steps.P3", "decoder", "steps.P4"),
-    "P5": _P1 + ("contrastive", "steps.P2", "invariance", "steps.P3", "decoder", "steps.P4",
-                 "round_trip", "copy_suppression", "steps.P5"),
-    "P6": _P1 + ("contrastive", "steps.P2", "invariance", "steps.P3", "decoder", "steps.P4",
-                 "round_trip", "copy_suppression", "steps.P5", "diffusion", "steps.P6"),
+# What each plan phase adds to what the phases under it read (dotted config prefixes).
+_READS_ADDED = {
+    "P1": ("profile", "seed", "device", "data", "latent", "priors_weights", "model", "optimization", "eval", "steps.P1"),
+    "P2": ("contrastive", "steps.P2"), "P3": ("invariance", "steps.P3"), "P4": ("decoder", "steps.P4"),
+    "P5": ("round_trip", "copy_suppression", "steps.P5"), "P6": ("diffusion", "steps.P6"),
 }
+# The config keys each plan phase and the phases under it read. Two runs that agree on them train that phase
+# identically, so one may reuse the other's. A phase missing here reads the whole config.
+PHASE_READS: dict[str, tuple[str, ...]] = {"P0": ("profile", "seed", "data")}
+_reads: tuple[str, ...] = ()
+for _phase, _added in _READS_ADDED.items(): _reads += _added; PHASE_READS[_phase] = _reads
 
 def phase_key(phase: str, config: dict) -> dict:
     "The flattened config values that phase `phase` reads (`PHASE_READS`), from a config dict."
