@@ -19,14 +19,16 @@ from .tokenizer import Tokenizer
 from .encoder import build_encoder, Readout
 from .priors import power_law_noise
 from .latent import step_rng, prior_terms, evalpack, encode_texts, flat_stats, load_encoder
-from .train import fit, pick_device, gather_with_grad
+from .train import fit, pick_device, gather_with_grad, load_weights
+from .decoder import Decoder, teacher_forcing_ce, decoder_lr
+from safetensors.torch import load_file
 
 # %% auto #0
 __all__ = ['cf_kinds_for', 'scene_texts', 'cf_count', 'contrast_cfg', 'scene_batches', 'info_nce', 'vicreg_loss', 'barlow_loss',
-           'contrast_terms', 'p2_loss', 'shard_scenes', 'retrieval_metrics', 'effective_rank', 'collapse_metrics',
-           'embed_latents', 'embed_texts', 'embed_pack', 'p2_metrics', 'full_eval_step', 'p2_eval', 'CollapsedEncoder',
-           'p2_gate', 'plot_tsne', 'tsne_figure', 'p2_plots', 'texts_per_scene', 'p1_image_stats',
-           'load_contrast_phase', 'train_p2']
+           'Autoencoder', 'with_reader', 'contrast_terms', 'p2_loss', 'shard_scenes', 'retrieval_metrics',
+           'effective_rank', 'collapse_metrics', 'embed_latents', 'embed_texts', 'embed_pack', 'p2_metrics',
+           'full_eval_step', 'p2_eval', 'CollapsedEncoder', 'p2_gate', 'plot_tsne', 'tsne_figure', 'p2_plots',
+           'texts_per_scene', 'p1_image_stats', 'load_contrast_phase', 'train_p2']
 
 # %% ../nbs/02_contrast.ipynb #bacc949e
 def cf_kinds_for(i: int, # scene index in the batch
@@ -117,6 +119,24 @@ def barlow_loss(z1: Tensor, # (B, D) raw embeddings of view A
     # L = Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij²
     return (1 - Cm.diagonal()).pow(2).sum() + lam * _off_diag(Cm).pow(2).sum()
 
+# %% ../nbs/02_contrast.ipynb #21638566
+class Autoencoder(nn.Module):
+    "The encoder E with a decoder Dψ that reads V back (P2/P3 with `contrastive.recon` > 0); calls and `readout` go to E."
+    def __init__(self, encoder: nn.Module, decoder: nn.Module):
+        super().__init__(); self.encoder, self.decoder = encoder, decoder
+
+    def forward(self, ids: Tensor, mask: Tensor) -> Tensor: return self.encoder(ids, mask)   # (B, L) → V (B, C, H, W)
+    def readout(self, V: Tensor) -> Tensor: return self.encoder.readout(V)                  # V → z (B, z_dim)
+
+def with_reader(encoder: nn.Module, # the encoder to train
+                reader: nn.Module|None, # the decoder carried over from the phase before (None: a fresh one)
+                cfg: DictConfig, tok: Tokenizer,
+               ) -> tuple[nn.Module, dict|None]: # the model for `fit` and its `lr_scales`
+    "The model P2/P3 train: `Autoencoder(encoder, reader)` when `contrastive.recon` > 0 (the decoder at its own lr), else the encoder."
+    if cfg.contrastive.recon <= 0: return encoder, None
+    dec = copy.deepcopy(reader) if reader is not None else Decoder(cfg, tok)
+    return Autoencoder(encoder, dec.requires_grad_(True).train()), {"decoder.": decoder_lr(cfg) / cfg.optimization.lr}
+
 # %% ../nbs/02_contrast.ipynb #098c01cf
 def contrast_terms(model: nn.Module, # the encoder
                    batch: dict, # from `scene_batches` (this rank's share, `shard_scenes`): ids (N, L), mask (N, L), n = B scenes
@@ -132,12 +152,15 @@ def contrast_terms(model: nn.Module, # the encoder
     terms["nce"] = c.alpha * info_nce(gather(z[:B]), gather(z[B:2 * B]), gather(z[2 * B:]), c.temperature)
     if c.vicreg > 0: terms["vicreg"] = c.vicreg * vicreg_loss(gather(zr[:B]), gather(zr[B:2 * B]))
     if c.barlow > 0: terms["barlow"] = c.barlow * barlow_loss(gather(zr[:B]), gather(zr[B:2 * B]))
+    if c.recon > 0 and isinstance(model, Autoencoder):
+        # γ·L_dec on both views: the co-trained decoder reads each text back from its V (gradients reach the encoder)
+        terms["recon"] = c.recon * teacher_forcing_ce(model.decoder, batch["ids"][:2 * B], batch["mask"][:2 * B], V[:2 * B], zr[:2 * B])
     return terms, V, z
 
 def p2_loss(cfg: DictConfig, # training config (`contrast_cfg`)
             gather: Callable=gather_with_grad, # passed to `contrast_terms`
            ) -> Callable:
-    "The P2 `loss_fn(model, batch, step)`: L_img + α·InfoNCE (+ optional VICReg/Barlow)."
+    "The P2 `loss_fn(model, batch, step)`: L_img + α·InfoNCE (+ optional VICReg/Barlow, + γ·L_dec on an `Autoencoder`)."
     return lambda model, batch, step: contrast_terms(model, batch, cfg, gather)[0]
 
 # %% ../nbs/02_contrast.ipynb #a5b5b337
@@ -317,9 +340,14 @@ def p1_image_stats(cfg: DictConfig, p1_dir: Path, encoder: nn.Module, tok: Token
     return flat_stats(encode_texts(encoder, tok, evalpack().texts_a()[:cfg.eval.n_scenes]))
 
 def load_contrast_phase(cfg, pdir, deps) -> dict:
-    "What `ensure` returns for P2 and P3: the EMA encoder, the tokenizer, the last metrics row and the report."
-    tok = deps["P1"]["tokenizer"]
-    return {"encoder": load_encoder(cfg, tok, Path(pdir)/"ema.safetensors"), "tokenizer": tok, "pdir": Path(pdir),
+    "What `ensure` returns for P2 and P3: the EMA encoder (and its co-trained `reader` decoder, else None), the tokenizer, the last metrics row and the report."
+    tok, path = deps["P1"]["tokenizer"], Path(pdir)/"ema.safetensors"
+    if cfg.contrastive.recon > 0:
+        ae = Autoencoder(build_encoder(cfg, tok.vocab_size, calibrate=False), Decoder(cfg, tok))
+        ae = load_weights(ae, load_file(str(path)), str(path)).to(pick_device(cfg)).eval()
+        enc, reader = ae.encoder, ae.decoder
+    else: enc, reader = load_encoder(cfg, tok, path), None
+    return {"encoder": enc, "reader": reader, "tokenizer": tok, "pdir": Path(pdir),
             "metrics": MetricsLog(Path(pdir)/"metrics.csv").rows[-1], "report": load_json(Path(pdir)/"report.json")}
 
 @register_phase("P2", requires=["P1"], load=load_contrast_phase)
@@ -327,7 +355,8 @@ def train_p2(cfg: DictConfig, pdir: Path, deps: dict):
     "Train InfoNCE with counterfactual negatives on top of the P1 encoder, then write the P2 gate and report."
     tok, p1 = deps["P1"]["tokenizer"], deps["P1"]["encoder"]
     torch.manual_seed(cfg.seed); keep = {}; tcfg = contrast_cfg(cfg)
-    res = fit(copy.deepcopy(p1), p2_loss(tcfg), scene_batches(tcfg, tok, "P2"), tcfg, pdir, cfg.steps.P2,
+    model, lr_scales = with_reader(copy.deepcopy(p1), None, tcfg, tok)
+    res = fit(model, p2_loss(tcfg), scene_batches(tcfg, tok, "P2"), tcfg, pdir, cfg.steps.P2, lr_scales=lr_scales,
               eval_fn=p2_eval(cfg, tok, cfg.steps.P2, keep), plot_fn=p2_plots(cfg, tok, keep), desc="P2", texts_per_item=texts_per_scene(tcfg),
               shard_fn=shard_scenes)
     rows = res.metrics.rows

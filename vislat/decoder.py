@@ -18,15 +18,15 @@ from .pipeline import register_phase, ensure, Gate, assert_gate, show_gate, phas
 from .tokenizer import Tokenizer, PAD_ID, BOS_ID, EOS_ID
 from .checker import is_content_token, graph_f1
 from .domain import realise, render, sample_realisations
-from .encoder import sincos_map, FFN, count_params
+from .encoder import sincos_map, FFN, count_params, anchor_logits
 from .priors import check_latent
 from .latent import step_rng, sentence_batches, evalpack, encode_texts
 from .train import fit, pick_device, time_fn, matmul_rate, load_weights
 
 # %% auto #0
-__all__ = ['POS_CHANNELS', 'ORACLE_MEMORIES', 'GridMemory', 'DecoderBlock', 'Decoder', 'latent_and_z', 'teacher_forcing_ce',
-           'IgnoreV', 'p4_loss', 'content_token_mask', 'shuffle_cells', 'attention_entropy', 'token_metrics',
-           'eval_latents', 'p4_metrics', 'decode', 'greedy_decode', 'reconstruct', 'safe_graph_f1',
+__all__ = ['POS_CHANNELS', 'ORACLE_MEMORIES', 'GridMemory', 'DecoderBlock', 'anchor_rows', 'Decoder', 'latent_and_z',
+           'teacher_forcing_ce', 'IgnoreV', 'p4_loss', 'content_token_mask', 'shuffle_cells', 'attention_entropy',
+           'token_metrics', 'eval_latents', 'p4_metrics', 'decode', 'greedy_decode', 'reconstruct', 'safe_graph_f1',
            'reconstruction_report', 'attention_maps', 'plot_attention', 'p4_gate', 'p4_eval', 'p4_plots', 'decoder_lr',
            'train_decoder', 'load_decoder', 'train_p4', 'content_accuracy_ceiling', 'TokenMemory', 'oracle_text',
            'train_oracle', 'oracle_report', 'latent_dims']
@@ -71,6 +71,7 @@ class DecoderBlock(nn.Module):
                 u: Tensor, # (B, N, d_mem) memory cells (N = H·W)
                 need_weights: bool=False, # compute the weights explicitly and return them (else None)
                 cache: dict|None=None, # incremental decoding: keys/values of earlier positions, extended in place
+                bias: Tensor|None=None, # (L, N) float added to the cross-attention logits (`anchor_rows`)
                ) -> tuple[Tensor, Tensor|None]: # (B, L, d), cross-attention weights (B, heads, L, N)
         q, k, v = rearrange(self.qkv(self.ln1(x)), "b l (three h e) -> three b h l e", three=3, h=self.h)
         T0, L = (cache["k"].shape[2] if cache else 0), x.shape[1]
@@ -83,12 +84,24 @@ class DecoderBlock(nn.Module):
         x = x + self.drop(self.o_self(rearrange(y, "b h l e -> b l (h e)")))
         qu = rearrange(self.q_mem(self.ln2(x)), "b l (h m) -> b h l m", h=self.h)
         uh = u[:, None].expand(-1, self.h, -1, -1)
-        # cross-attention A_h = softmax((W_k,hᵀ q_h) uᵀ / √dh) over the N cells; ū_h = A_h u
+        if bias is not None: bias = bias.to(qu.dtype)
+        # cross-attention A_h = softmax((W_k,hᵀ q_h) uᵀ / √dh + b) over the N cells; ū_h = A_h u
         if need_weights:
-            A = torch.softmax((qu * self.scale) @ uh.transpose(-1, -2), -1); ubar = A @ uh
-        else: A, ubar = None, F.scaled_dot_product_attention(qu, uh, uh, scale=self.scale)   # fused, no weights kept
+            s = (qu * self.scale) @ uh.transpose(-1, -2)
+            A = torch.softmax(s if bias is None else s + bias, -1); ubar = A @ uh
+        else: A, ubar = None, F.scaled_dot_product_attention(qu, uh, uh, attn_mask=bias, scale=self.scale)   # fused, no weights kept
         x = x + self.drop(self.o_cross(rearrange(ubar, "b h l m -> b l (h m)")))
         return x + self.ffn(self.ln3(x)), A
+
+# %% ../nbs/04_decoder.ipynb #eec3db9a
+def anchor_rows(cfg: DictConfig, # full config: cfg.latent (H, W), cfg.data.max_len, cfg.decoder.anchor_sigma
+               ) -> Tensor: # (max_len + 1, H·W) additive cross-attention logits, each row's maximum 0
+    "Row t: locality logits from the sequence position that predicts token t to every cell (row 0, the z-token: 0)."
+    lat, n = cfg.latent, cfg.data.max_len
+    rows = torch.zeros(n + 1, lat.H * lat.W)
+    # row t ≥ 1 predicts the token at encoder position t: b(t, p) = −‖p − a_t‖² / 2(σ s)²
+    rows[1:n] = anchor_logits(lat.H, lat.W, n, cfg.decoder.anchor_sigma).T[1:]
+    return rows - rows.amax(-1, keepdim=True)
 
 # %% ../nbs/04_decoder.ipynb #230bffc5
 class Decoder(nn.Module):
@@ -108,6 +121,7 @@ class Decoder(nn.Module):
         if not d.vocab_mask: allowed[:] = True
         allowed[PAD_ID] = allowed[BOS_ID] = False                  # never predicted
         self.register_buffer("allowed", allowed, persistent=False)
+        self.register_buffer("anchor", anchor_rows(cfg) if d.anchor_sigma > 0 else None, persistent=False)
         for mod in self.modules():
             if isinstance(mod, (nn.Linear, nn.Embedding)): nn.init.normal_(mod.weight, 0., 0.02)
 
@@ -122,8 +136,9 @@ class Decoder(nn.Module):
         # inputs: [e_z, e(BOS), e(x_1), …] + learned positions, e_z = LN(W_z z)
         x = torch.cat([self.z_in(z)[:, None], self.tok(ids)], 1) + self.pos.weight[:L + 1]
         mem, maps = self.mem(V), []
+        bias = None if self.anchor is None else self.anchor[:L + 1]
         for b in self.blocks:
-            x, A = b(x, mem, return_attn)
+            x, A = b(x, mem, return_attn, bias=bias)
             if return_attn: maps.append(A[:, :, 1:])
         # logits, with p(x_t ∉ domain) = 0: ℓ ← ℓ + log 1[x ∈ domain]
         logits = self.head(self.ln_f(x[:, 1:])).masked_fill(~self.allowed, float("-inf"))
@@ -147,7 +162,8 @@ class Decoder(nn.Module):
         t, L = state["t"], x.shape[1]
         if t + L > self.max_len + 1: raise ValueError(f"{t + L - 1} input tokens, more than the max length {self.max_len}")
         x = x + self.pos.weight[t:t + L]
-        for b, c in zip(self.blocks, state["caches"]): x, _ = b(x, state["mem"], cache=c)
+        bias = None if self.anchor is None else self.anchor[t:t + L]
+        for b, c in zip(self.blocks, state["caches"]): x, _ = b(x, state["mem"], cache=c, bias=bias)
         state["t"] = t + L
         return self.head(self.ln_f(x)).masked_fill(~self.allowed, float("-inf"))
 
@@ -473,6 +489,7 @@ def train_oracle(cfg: DictConfig, # resolved config (cfg.decoder, cfg.steps.P4, 
     (ids, mask), mem = tok.encode([e.text_a for e in ex]), tok.encode([oracle_text(e.graph, e.text_a, memory) for e in ex])[0]
     torch.manual_seed(cfg.seed); dev, zdim = pick_device(cfg), cfg.model.z_dim
     dec = Decoder(cfg, tok); dec.mem = TokenMemory(tok.vocab_size, dec.mem.width, cfg.data.max_len)
+    dec.anchor = None                                         # its memory is tokens, not grid cells: no anchors
     def batch_fn(step, part, size):
         rs = sample_realisations(size, step_rng(cfg, "P4-oracle", step, part), "train")
         (ids, mask), mem = tok.encode([render(r) for _, r in rs]), tok.encode([oracle_text(g, render(r), memory) for g, r in rs])[0]

@@ -14,9 +14,9 @@ from einops import rearrange
 from omegaconf import DictConfig
 
 # %% auto #0
-__all__ = ['HEADS', 'Rotary', 'Attention', 'FFN', 'Block', 'TokenEncoder', 'sincos_map', 'ConvPosQueries', 'CrossAttnGrid',
-           'GridHead', 'CoarseHead', 'SlotAttention', 'SlotHead', 'Smoothing', 'coord_grid', 'Readout', 'VisualEncoder',
-           'build_encoder', 'count_params', 'bench_encoder']
+__all__ = ['HEADS', 'Rotary', 'Attention', 'FFN', 'Block', 'TokenEncoder', 'token_anchors', 'anchor_logits', 'anchor_bias',
+           'sincos_map', 'ConvPosQueries', 'CrossAttnGrid', 'GridHead', 'CoarseHead', 'SlotAttention', 'SlotHead',
+           'Smoothing', 'coord_grid', 'Readout', 'VisualEncoder', 'build_encoder', 'count_params', 'bench_encoder']
 
 # %% ../nbs/01b_encoder.ipynb #ced28701
 class Rotary(nn.Module):
@@ -58,6 +58,7 @@ class Attention(nn.Module):
     def forward(self, x:Tensor, # (B|1, N, d) queries
                 kv:Tensor|None=None, # (B, L, d_kv) keys/values; None: self-attention on x
                 mask:Tensor|None=None, # (B, L) bool, True at real tokens
+                bias:Tensor|None=None, # (B, N, L) float added to every head's logits (already −inf at padding)
                ) -> Tensor: # (B, N, d)
         kv = x if kv is None else kv
         q = rearrange(self.q(x), "b n (h e) -> b h n e", h=self.h)
@@ -65,6 +66,7 @@ class Attention(nn.Module):
         if self.rotary is not None: q, k = self.rotary(q), self.rotary(k)
         if q.shape[0] != k.shape[0]: q = q.expand(k.shape[0], -1, -1, -1)   # shared (batch-1) queries
         am = None if mask is None else mask[:, None, None, :]              # (B, 1, 1, L)
+        if bias is not None: am = bias[:, None]                            # (B, 1, N, L)
         # Attention(Q, K, V) = softmax(QKᵀ/√dh + mask) V   (Vaswani et al. 2017)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=am,
                                            dropout_p=self.dropout if self.training else 0.)
@@ -96,10 +98,11 @@ class Block(nn.Module):
     def forward(self, x:Tensor, # (B|1, N, d)
                 mem:Tensor|None=None, # (B, L, d_kv) token states for cross-attention
                 mask:Tensor|None=None, # (B, L) bool
+                bias:Tensor|None=None, # (B, N, L) additive attention logits
                ) -> Tensor: # (B, N, d)
         # pre-LN: x ← x + Dropout(Attn(LN(x)))
         kv = self.ln_kv(mem) if self.cross else None
-        x = x + self.drop(self.attn(self.ln1(x), kv, mask))
+        x = x + self.drop(self.attn(self.ln1(x), kv, mask, bias))
         # x ← x + FFN(LN(x))
         return x + self.ffn(self.ln2(x))
 
@@ -136,6 +139,33 @@ class TokenEncoder(nn.Module):
         x = self.drop(x)
         for b in self.blocks: x = b(x, mask=mask)
         return self.ln_f(x)
+
+# %% ../nbs/01b_encoder.ipynb #331e2394
+def token_anchors(n:int, # anchors (model positions 0..n-1)
+                 ) -> Tensor: # (n, 2) x, y in (-1, 1)
+    "Boustrophedon anchors on a ⌈√n⌉² lattice of cell centres: row by row, alternating direction."
+    side = math.ceil(math.sqrt(n))
+    r = torch.arange(n) // side; c = torch.arange(n) % side
+    c = torch.where(r % 2 == 1, side - 1 - c, c)                   # odd rows run right to left
+    return torch.stack([c, r], -1).float().add(0.5).mul(2 / side).sub(1)
+
+def anchor_logits(h:int, w:int, # query grid
+                  n:int, # anchors (max_len)
+                  sigma:float, # σ in lattice spacings
+                 ) -> Tensor: # (h·w, n)
+    "Locality logits −‖p − a_l‖² / 2(σ·s)² from every cell centre p to every token anchor a_l."
+    y, x = torch.meshgrid((torch.arange(h) + 0.5) * 2 / h - 1, (torch.arange(w) + 0.5) * 2 / w - 1, indexing="ij")
+    p = torch.stack([x, y], -1).reshape(-1, 2)
+    s = 2 / math.ceil(math.sqrt(n))                                 # lattice spacing
+    # b(p, l) = −‖p − a_l‖² / 2(σ s)²
+    return -torch.cdist(p, token_anchors(n)).square() / (2 * (sigma * s) ** 2)
+
+def anchor_bias(logits:Tensor, # (h·w, max_len) from anchor_logits
+                mask:Tensor, # (B, L) bool, True at real tokens
+               ) -> Tensor: # (B, h·w, L) additive attention logits, −inf at padding
+    "The locality logits for a batch: padding masked, each row shifted so its best real token is at 0."
+    b = logits[None, :, :mask.shape[1]].masked_fill(~mask[:, None, :], float("-inf"))
+    return b - b.amax(-1, keepdim=True)
 
 # %% ../nbs/01b_encoder.ipynb #b3afb5ae
 def sincos_map(ch:int, # channels (multiple of 4)
@@ -175,12 +205,15 @@ class CrossAttnGrid(nn.Module):
         self.ln = nn.LayerNorm(m.head_d)
         # variance-preserving N(0, 1/fan_in) so that the cells' reading of the text matters from step 0
         for b in self.blocks: b.apply(partial(_init_weights, std=None))
+        self.register_buffer("anchor", anchor_logits(h, w, cfg.data.max_len, m.anchor_sigma) if m.anchor_sigma > 0 else None,
+                             persistent=False)
 
     def forward(self, mem:Tensor, # (B, L, d_model) token states
                 mask:Tensor, # (B, L) bool
                ) -> Tensor: # (B, head_d, h, w)
         x = self.queries()                                  # (1, h·w, d): shared by the batch
-        for b in self.blocks: x = b(x, mem, mask)           # (B, h·w, d)
+        bias = None if self.anchor is None else anchor_bias(self.anchor, mask)
+        for b in self.blocks: x = b(x, mem, mask, bias)     # (B, h·w, d)
         return rearrange(self.ln(x), "b (h w) d -> b d h w", h=self.h, w=self.w)
 
 # %% ../nbs/01b_encoder.ipynb #7aa2c395

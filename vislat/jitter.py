@@ -16,7 +16,7 @@ from .tokenizer import Tokenizer
 from .priors import check_latent, gaussian_blur
 from .latent import step_rng, evalpack, encode_texts, flat_stats, load_encoder
 from .contrast import (contrast_terms, scene_batches, shard_scenes, p2_metrics, p2_eval, embed_pack, embed_latents,
-                             texts_per_scene, contrast_cfg, load_contrast_phase, CollapsedEncoder)
+                             texts_per_scene, contrast_cfg, load_contrast_phase, CollapsedEncoder, with_reader)
 from .train import fit, pick_device, dist_info, gather_with_grad
 
 # %% auto #0
@@ -215,7 +215,8 @@ def train_p3(cfg: DictConfig, pdir: Path, deps: dict):
     "Train P2's loss + β·L_inv from the P2 encoder, then write the P3 gate and report."
     tok, p2 = deps["P1"]["tokenizer"], deps["P2"]
     torch.manual_seed(cfg.seed); keep = {}; tcfg = contrast_cfg(cfg)
-    res = fit(copy.deepcopy(p2["encoder"]), p3_loss(tcfg), scene_batches(tcfg, tok, "P3"), tcfg, pdir, cfg.steps.P3,
+    model, lr_scales = with_reader(copy.deepcopy(p2["encoder"]), p2["reader"], tcfg, tok)
+    res = fit(model, p3_loss(tcfg), scene_batches(tcfg, tok, "P3"), tcfg, pdir, cfg.steps.P3, lr_scales=lr_scales,
               eval_fn=p3_eval(cfg, tok, cfg.steps.P3, keep), plot_fn=p3_plots(cfg, tok, keep), desc="P3", texts_per_item=texts_per_scene(tcfg),
               shard_fn=shard_scenes)
     rows, tv_p1 = res.metrics.rows, p2["report"]["p1_image_stats"]["tv"]

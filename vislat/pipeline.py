@@ -205,7 +205,7 @@ def save_run_config(cfg: DictConfig, root: str|Path|None=None):
 # What each plan phase adds to what the phases under it read (dotted config prefixes).
 _READS_ADDED = {
     "P1": ("profile", "seed", "device", "data", "latent", "priors_weights", "model", "optimization", "eval", "steps.P1"),
-    "P2": ("contrastive", "steps.P2"), "P3": ("invariance", "steps.P3"), "P4": ("decoder", "steps.P4"),
+    "P2": ("contrastive", "decoder", "steps.P2"), "P3": ("invariance", "steps.P3"), "P4": ("steps.P4",),   # P2's reader is a decoder
     "P5": ("round_trip", "copy_suppression", "steps.P5"), "P6": ("diffusion", "steps.P6"),
 }
 # The config keys each plan phase and the phases under it read. Two runs that agree on them train that phase
