@@ -119,7 +119,7 @@ def barlow_loss(z1: Tensor, # (B, D) raw embeddings of view A
     # L = Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij²
     return (1 - Cm.diagonal()).pow(2).sum() + lam * _off_diag(Cm).pow(2).sum()
 
-# %% ../nbs/02_contrast.ipynb #21638566
+# %% ../nbs/02_contrast.ipynb #6c299a5c
 class Autoencoder(nn.Module):
     "The encoder E with a decoder Dψ that reads V back (P2/P3 with `contrastive.recon` > 0); calls and `readout` go to E."
     def __init__(self, encoder: nn.Module, decoder: nn.Module):

@@ -93,7 +93,7 @@ class DecoderBlock(nn.Module):
         x = x + self.drop(self.o_cross(rearrange(ubar, "b h l m -> b l (h m)")))
         return x + self.ffn(self.ln3(x)), A
 
-# %% ../nbs/04_decoder.ipynb #eec3db9a
+# %% ../nbs/04_decoder.ipynb #a2bef641
 def anchor_rows(cfg: DictConfig, # full config: cfg.latent (H, W), cfg.data.max_len, cfg.decoder.anchor_sigma
                ) -> Tensor: # (max_len + 1, H·W) additive cross-attention logits, each row's maximum 0
     "Row t: locality logits from the sequence position that predicts token t to every cell (row 0, the z-token: 0)."

@@ -140,7 +140,7 @@ class TokenEncoder(nn.Module):
         for b in self.blocks: x = b(x, mask=mask)
         return self.ln_f(x)
 
-# %% ../nbs/01b_encoder.ipynb #331e2394
+# %% ../nbs/01b_encoder.ipynb #71aff1dc
 def token_anchors(n:int, # anchors (model positions 0..n-1)
                  ) -> Tensor: # (n, 2) x, y in (-1, 1)
     "Boustrophedon anchors on a ⌈√n⌉² lattice of cell centres: row by row, alternating direction."
