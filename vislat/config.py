@@ -61,7 +61,7 @@ class ModelCfg:
     smoothing_head: bool = False     # depthwise 3×3 + 1×1 conv on V
     slots: int = 6                   # 'slot' head: K slots
     slot_iters: int = 3              # 'slot' head: attention iterations
-    anchor_sigma: float = 0.5        # grid/coarse head: token l's attention favours cells near its anchor, with
+    anchor_sigma: float = 0.5        # grid/coarse head: each cell's attention favours the tokens anchored near it, with
                                      # this σ in anchor spacings (0: off, every cell may read every token alike)
     z_dim: int = 256                 # readout g(V) size
 
