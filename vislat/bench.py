@@ -88,6 +88,7 @@ class FixedLength(nn.Module):
         super().__init__(); self.dec, self.n = dec, n
     def start(self, V: Tensor, z: Tensor) -> dict:
         state = self.dec.start(V, z); state["emitted"] = 0; return state
+    def repeat(self, state: dict, k: int) -> dict: return self.dec.repeat(state, k)
     def step(self, ids: Tensor, state: dict) -> Tensor: # (B, L, vocab)
         logits = self.dec.step(ids, state); state["emitted"] += 1
         if state["emitted"] >= self.n:                     # only EOS is possible now

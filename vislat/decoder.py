@@ -82,15 +82,20 @@ class DecoderBlock(nn.Module):
         M = torch.ones(L, T0 + L, dtype=torch.bool, device=x.device).tril(T0) if T0 and L > 1 else None
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=M, is_causal=(T0 == 0), dropout_p=self.dropout if self.training else 0.)
         x = x + self.drop(self.o_self(rearrange(y, "b h l e -> b l (h e)")))
-        qu = rearrange(self.q_mem(self.ln2(x)), "b l (h m) -> b h l m", h=self.h)
-        uh = u[:, None].expand(-1, self.h, -1, -1)
-        if bias is not None: bias = bias.to(qu.dtype)
+        # every head reads the same cells u, and so do the g = B_x / B_u rows decoded from one latent
+        # (`decode(repeat=g)`): heads and rows are folded into the query axis, so u is read once, never copied
+        # (sampling k = 4 per latent on 1 CPU core: this call 12 ms instead of 36 ms with u copied per row and head)
+        if x.shape[0] % u.shape[0]: raise ValueError(f"{x.shape[0]} token rows do not share {u.shape[0]} memories evenly")
+        g = x.shape[0] // u.shape[0]
+        qu, u1 = rearrange(self.q_mem(self.ln2(x)), "(b g) l (h m) -> b 1 (g h l) m", g=g, h=self.h), u[:, None]
+        if bias is not None: bias = bias.to(qu.dtype).repeat(g * self.h, 1)              # (g·h·L, N)
         # cross-attention A_h = softmax((W_k,hᵀ q_h) uᵀ / √dh + b) over the N cells; ū_h = A_h u
         if need_weights:
-            s = (qu * self.scale) @ uh.transpose(-1, -2)
-            A = torch.softmax(s if bias is None else s + bias, -1); ubar = A @ uh
-        else: A, ubar = None, F.scaled_dot_product_attention(qu, uh, uh, attn_mask=bias, scale=self.scale)   # fused, no weights kept
-        x = x + self.drop(self.o_cross(rearrange(ubar, "b h l m -> b l (h m)")))
+            s = (qu * self.scale) @ u1.transpose(-1, -2)
+            A = torch.softmax(s if bias is None else s + bias, -1); ubar = A @ u1
+            A = rearrange(A, "b 1 (g h l) n -> (b g) h l n", g=g, h=self.h)
+        else: A, ubar = None, F.scaled_dot_product_attention(qu, u1, u1, attn_mask=bias, scale=self.scale)   # fused, no weights kept
+        x = x + self.drop(self.o_cross(rearrange(ubar, "b 1 (g h l) m -> (b g) l (h m)", g=g, h=self.h)))
         return x + self.ffn(self.ln3(x)), A
 
 # %% ../nbs/04_decoder.ipynb #a2bef641
@@ -157,6 +162,12 @@ class Decoder(nn.Module):
             ) -> Tensor: # (B, L, vocab) logits of the token after each of them
         "Incremental decoding: feed `ids` after what `state` has seen; equal to `forward` on the whole prefix."
         return self._feed(self.tok(ids), state)
+
+    def repeat(self, state: dict, # from `start`
+               k: int, # rows per latent
+              ) -> dict:
+        "The state for decoding every latent k times (rows b·k … b·k + k − 1): the caches repeated, V's memory shared."
+        return {**state, "caches": [{key: v.repeat_interleave(k, 0) for key, v in c.items()} for c in state["caches"]]}
 
     def _feed(self, x: Tensor, state: dict) -> Tensor:
         t, L = state["t"], x.shape[1]
@@ -283,11 +294,14 @@ def decode(dec: nn.Module, # Decoder
            z: Tensor, # (B, z_dim)
            pick: Callable, # pick(logits (B, vocab) float) -> next ids (B,) int64
            max_len: int=64, # longest output, BOS and EOS included
-          ) -> Tensor: # (B, ≤ max_len) int64, BOS first, PAD after EOS
+           repeat: int=1, # decode each latent this many times (rows b·repeat … b·repeat + repeat − 1)
+          ) -> Tensor: # (B·repeat, ≤ max_len) int64, BOS first, PAD after EOS
     "Decode with the key/value cache: x̂_{t+1} = pick(ℓ(· | x̂_≤t, V, z)), batched, until all emit EOS."
-    B, dev = V.shape[0], V.device
+    state = dec.start(V, z)
+    if repeat > 1: state = dec.repeat(state, repeat)                    # V's memory is built once and shared
+    B, dev = V.shape[0] * repeat, V.device
     nxt = torch.full((B,), BOS_ID, dtype=torch.long, device=dev); out = [nxt]
-    done, state = torch.zeros(B, dtype=torch.bool, device=dev), dec.start(V, z)
+    done = torch.zeros(B, dtype=torch.bool, device=dev)
     for _ in range(max_len - 1):
         nxt = pick(dec.step(nxt[:, None], state)[:, -1].float())
         nxt = torch.where(done, torch.full_like(nxt, PAD_ID), nxt)

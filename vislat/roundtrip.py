@@ -57,8 +57,7 @@ def sample_candidates(dec: nn.Module, # Decoder
                      ) -> Tensor: # (B, k, L) int64, BOS first, PAD after EOS
     "k nucleus samples from Dψ(· | V, z) per latent."
     B = V.shape[0]
-    ids = decode(dec, V.repeat_interleave(k, 0), z.repeat_interleave(k, 0), top_p_pick(top_p, generator), max_len)
-    return ids.view(B, k, -1)
+    return decode(dec, V, z, top_p_pick(top_p, generator), max_len, repeat=k).view(B, k, -1)
 
 # %% ../nbs/05_roundtrip.ipynb #98627146
 @contextlib.contextmanager
@@ -83,18 +82,20 @@ def round_trip_cos(encoder: nn.Module, # encoder with `readout`
                    z_x: Tensor, # (B, D) normalised ĝ(V(x)) of the inputs
                    texts: list[str], # B·k candidate texts, k per input in order (may be empty)
                   ) -> Tensor: # (B, k) cosines; −1 where a candidate is not encodable
-    "cos(ĝ(V(x)), ĝ(V(ẋ_j))) of every candidate, encoding the candidate texts again."
+    "cos(ĝ(V(x)), ĝ(V(ẋ_j))) of every candidate, encoding each distinct candidate text once."
     B, dev = z_x.shape[0], z_x.device
-    try: ok = [True] * len(texts); ids, mask = tok.encode(texts)            # the usual case: one batch
+    uniq = list(dict.fromkeys(texts))                                    # samples repeat, often verbatim: encode each text once
+    try: ok = [True] * len(uniq); ids, mask = tok.encode(uniq)              # the usual case: one batch
     except ValueError:                                                   # some candidate is empty or too long
-        ok = encodable(tok, texts)
+        ok = encodable(tok, uniq)
         if not any(ok): return torch.full((B, len(texts) // B), -1.0, device=dev)
-        ids, mask = tok.encode([t for t, v in zip(texts, ok) if v])
-    keep, cos = torch.tensor(ok, device=dev), torch.full((len(texts),), -1.0, device=dev)
-    zc = F.normalize(encoder.readout(encoder(ids.to(dev), mask.to(dev))).float(), dim=1)
-    # cos(ĝ(V(x)), ĝ(V(ẋ_j))), both unit vectors
-    cos[keep] = (z_x.repeat_interleave(len(texts) // B, 0)[keep] * zc).sum(1)
-    return cos.view(B, -1)
+        ids, mask = tok.encode([t for t, v in zip(uniq, ok) if v])
+    good, zu = torch.tensor(ok, device=dev), torch.zeros(len(uniq), z_x.shape[1], device=dev)
+    zu[good] = F.normalize(encoder.readout(encoder(ids.to(dev), mask.to(dev))).float(), dim=1)
+    row = {t: i for i, t in enumerate(uniq)}; at = torch.tensor([row[t] for t in texts], device=dev)
+    # cos(ĝ(V(x)), ĝ(V(ẋ_j))), both unit vectors; −1 for a candidate the tokenizer refuses
+    cos = (z_x.repeat_interleave(len(texts) // B, 0) * zu[at]).sum(1)
+    return cos.masked_fill(~good[at], -1.0).view(B, -1)
 
 # %% ../nbs/05_roundtrip.ipynb #77dfaeb8
 def choose(cos: Tensor, # (B, k) round-trip cosines of the candidates
