@@ -85,7 +85,8 @@ class DecoderBlock(nn.Module):
         # every head reads the same cells u, and so do the g = B_x / B_u rows decoded from one latent
         # (`decode(repeat=g)`): heads and rows are folded into the query axis, so u is read once, never copied
         # (sampling k = 4 per latent on 1 CPU core: this call 12 ms instead of 36 ms with u copied per row and head)
-        if x.shape[0] % u.shape[0]: raise ValueError(f"{x.shape[0]} token rows do not share {u.shape[0]} memories evenly")
+        if u.shape[0] == 0 or x.shape[0] % u.shape[0]:
+            raise ValueError(f"{x.shape[0]} rows of tokens cannot share {u.shape[0]} memories (needs a multiple)")
         g = x.shape[0] // u.shape[0]
         qu, u1 = rearrange(self.q_mem(self.ln2(x)), "(b g) l (h m) -> b 1 (g h l) m", g=g, h=self.h), u[:, None]
         if bias is not None: bias = bias.to(qu.dtype).repeat(g * self.h, 1)              # (g·h·L, N)
