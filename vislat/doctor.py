@@ -15,7 +15,7 @@ from .pipeline import Gate, PHASE_MODULES, KNOWN_FAILING, _flat, phase_key
 
 # %% auto #0
 __all__ = ['SIGNATURES', 'load_run', 'series', 'last', 'Finding', 'run_overrides', 'fix_command', 'speckle', 'collapse', 'parrot',
-           'drift', 'diagnose', 'advice', 'plant_phase', 'vislat_doctor']
+           'lost_meaning', 'drift', 'diagnose', 'advice', 'plant_phase', 'vislat_doctor']
 
 # %% ../nbs/09d_doctor.ipynb #35712067
 def load_run(run: str|Path, # a run folder runs/<profile>-<hash>
@@ -120,7 +120,19 @@ def parrot(run: dict) -> Finding|None:
     k, rho, tf = (_cfg(run, x) for x in ("round_trip.k", "copy_suppression.rho", "round_trip.teacher_forcing"))
     fix = {"round_trip.k": min(2 * k, 16), "copy_suppression.rho": 2 * rho if rho else 0.1, "round_trip.teacher_forcing": max(0.0, tf - 0.5)}
     return Finding("parroting decoder", "P5", [f"ROUGE-L(x, paraphrase) {rl:.3g} > 0.55", f"verbatim copies {100 * (cp or 0):.0f}%"],
-                   "raise round_trip.k and copy_suppression.rho, reduce teacher forcing", fix)
+                   "raise round_trip.k and copy_suppression.rho, reduce teacher forcing (the plan's remedies; on cpu, "
+                   "k 8, ρ 0.2 and teacher forcing 0.5 traded the copies for word salad: 05_roundtrip)", fix)
+
+def lost_meaning(run: dict) -> Finding|None:
+    "Paraphrases that left the input's wording and its meaning with it, though P4's decoder reads V (word salad)."
+    f1, rl, pr = last(run, "P5", "graph_f1"), last(run, "P5", "rouge_l"), last(run, "P5", "parse_rate")
+    acc = last(run, "P4", "acc_content")
+    if f1 is None or f1 >= 0.5 or rl is None or rl > 0.8 or (acc is not None and acc < 0.9): return None
+    ev = [f"Graph F1(x, paraphrase) {f1:.3g} < 0.5 at ROUGE-L {rl:.3g}"] + ([f"{100 * pr:.0f}% parse as a scene graph"] if pr is not None else [])
+    rho = _cfg(run, "copy_suppression.rho")
+    return Finding("paraphrases lost the meaning", "P5", ev, "teacher-force every step, halve copy suppression "
+                   "(05_roundtrip: on cpu, rewordings that change a phrase's length lose their place in V)",
+                   {"round_trip.teacher_forcing": 1.0, "copy_suppression.rho": rho / 2})
 
 def drift(run: dict) -> Finding|None:
     "Semantics drift in P5: the unfrozen encoder lost retrieval or its cosine gap."
@@ -136,7 +148,7 @@ def drift(run: dict) -> Finding|None:
     return Finding("semantics drift after P5", "P5", ev, "lower round_trip.encoder_lr, raise the InfoNCE weight α",
                    {"round_trip.encoder_lr": elr / 4, "contrastive.alpha": 2 * a})
 
-SIGNATURES: list[Callable] = [speckle, collapse, parrot, drift]
+SIGNATURES: list[Callable] = [speckle, collapse, parrot, lost_meaning, drift]
 
 # %% ../nbs/09d_doctor.ipynb #1b9244fd
 def diagnose(run: str|Path|dict) -> list[Finding]:
