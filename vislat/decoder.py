@@ -407,16 +407,19 @@ def train_decoder(cfg: DictConfig, # resolved config (cfg.decoder, cfg.optimizat
                   steps: int, # optimiser steps
                   ignore_V: bool=False, # train the V-free baseline (`IgnoreV`) instead
                   progress: bool=True,
+                  init: nn.Module|None=None, # start from a copy of this Decoder (not modified) instead of fresh weights
+                  desc: str|None=None, # progress-bar label (default 'P4')
                  ):
     "Fit Dψ by teacher forcing on V(x) of the frozen encoder; returns the engine's `FitResult`."
     torch.manual_seed(cfg.seed)
     enc = copy.deepcopy(encoder).to(pick_device(cfg)).eval().requires_grad_(False)
-    model = IgnoreV(Decoder(cfg, tok)) if ignore_V else Decoder(cfg, tok)
+    if init is not None and ignore_V: raise ValueError("train_decoder: `init` and `ignore_V` exclude each other")
+    model = IgnoreV(Decoder(cfg, tok)) if ignore_V else copy.deepcopy(init).train().requires_grad_(True) if init is not None else Decoder(cfg, tok)
     ev = eval_latents(enc, tok, evalpack().texts_a()[:min(256, cfg.eval.n_scenes)])
     plot = None if ignore_V else p4_plots(enc, tok, evalpack().montage[0]["text"])
     return fit(model, p4_loss(enc), sentence_batches(cfg, tok, "P4"), cfg, pdir, steps, lr=decoder_lr(cfg),
                eval_fn=p4_eval(enc, ev, content_token_mask(tok)), plot_fn=plot,
-               desc="P4 (V-free)" if ignore_V else "P4", progress=progress)
+               desc=desc or ("P4 (V-free)" if ignore_V else "P4"), progress=progress)
 
 # %% ../nbs/04_decoder.ipynb #d7ee5a98
 def load_decoder(cfg: DictConfig, tok: Tokenizer, path: str|Path) -> Decoder:

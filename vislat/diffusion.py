@@ -22,16 +22,17 @@ from .encoder import build_encoder
 from .latent import step_rng, evalpack, encode_texts
 from .contrast import scene_batches, contrast_cfg, texts_per_scene, embed_pack, embed_texts, retrieval_metrics
 from .jitter import p3_terms
-from .decoder import greedy_decode
+from .decoder import greedy_decode, train_decoder, load_decoder
 from .roundtrip import paraphrase, evaluating, encodable
 from .train import fit, pick_device, load_weights, peak_rss_mib
 
 # %% auto #0
-__all__ = ['EVAL_KEYS', 'cosine_alpha_bar', 'snr', 'q_sample', 'predict_x0', 'ddim_step', 'ddim_timesteps', 'timestep_embedding',
-           'ResBlock', 'TinyUNet', 'build_unet', 'min_snr_weight', 'diffusion_loss', 'prior_loss', 'ddim_sample',
-           'parses', 'read_latents', 'LatentPrior', 'replay_buffer', 'unet_steps', 'p6_batches', 'p6_loss',
-           'encoder_report', 'fixed_paraphrases', 'p6_eval', 'plot_p6_curves', 'plot_samples', 'sample_montage',
-           'p6_plots', 'train_prior', 'p6_gate', 'sample_report', 'load_prior', 'train_p6']
+__all__ = ['EVAL_KEYS', 'REFIT_SHARE', 'cosine_alpha_bar', 'snr', 'q_sample', 'predict_x0', 'ddim_step', 'ddim_timesteps',
+           'timestep_embedding', 'ResBlock', 'TinyUNet', 'build_unet', 'min_snr_weight', 'diffusion_loss', 'prior_loss',
+           'ddim_sample', 'parses', 'read_latents', 'LatentPrior', 'replay_buffer', 'unet_steps', 'p6_batches',
+           'p6_loss', 'encoder_report', 'fixed_paraphrases', 'p6_eval', 'plot_p6_curves', 'plot_samples',
+           'sample_montage', 'p6_plots', 'train_prior', 'p6_gate', 'sample_report', 'refit_decoder', 'load_prior',
+           'train_p6']
 
 # %% ../nbs/06_diffusion.ipynb #0474f216
 def cosine_alpha_bar(T: int, # number of noise levels
@@ -440,6 +441,20 @@ def sample_report(model: LatentPrior, decoder: nn.Module, tok: Tokenizer, cfg: D
             "distinct_share": len(set(texts)) / max(n, 1), "samples_per_s": n / max(sec, 1e-9),
             "stats_samples": st(V), "stats_real": st(real), "texts": texts, "V_first": V[:6]}
 
+# %% ../nbs/06_diffusion.ipynb #97bb2f8b
+REFIT_SHARE = 0.25   # the decoder re-fit after P6 takes this share of P4's steps (cfg.steps.P4)
+
+def refit_decoder(cfg: DictConfig, # resolved config (cfg.steps.P4, cfg.decoder …)
+                  encoder: nn.Module, # the P6 encoder (frozen; not modified)
+                  decoder: nn.Module, # the P5 decoder to start from (not modified)
+                  tok: Tokenizer,
+                  pdir: str|Path|None, # its own directory for metrics and checkpoints (None: in memory)
+                  progress: bool=True,
+                 ):
+    "The decoder re-fitted to `encoder`'s latents by teacher forcing, from `decoder`'s weights; returns the engine's `FitResult`."
+    steps = max(1, round(cfg.steps.P4 * REFIT_SHARE))
+    return train_decoder(cfg, encoder, tok, pdir, steps, init=decoder, desc="P6 decoder re-fit", progress=progress)
+
 # %% ../nbs/06_diffusion.ipynb #823e5be4
 def load_prior(cfg: DictConfig, tok: Tokenizer, path: str|Path) -> LatentPrior:
     "Build the `LatentPrior` for `cfg` and load its weights from a safetensors file (no pickle)."
@@ -448,8 +463,10 @@ def load_prior(cfg: DictConfig, tok: Tokenizer, path: str|Path) -> LatentPrior:
 
 def _load_p6(cfg, pdir, deps) -> dict:
     p5 = deps["P5"]; m = load_prior(cfg, p5["tokenizer"], Path(pdir)/"ema.safetensors")
-    return {"encoder": m.encoder, "unet": m.unet, "prior": m, "decoder": p5["decoder"], "tokenizer": p5["tokenizer"],
-            "pdir": Path(pdir), "report": load_json(Path(pdir)/"report.json")}
+    refit = Path(pdir)/"decoder"/"ema.safetensors"            # runs from before the re-fit read with the P5 decoder
+    dec = load_decoder(cfg, p5["tokenizer"], refit) if refit.exists() else p5["decoder"]
+    return {"encoder": m.encoder, "unet": m.unet, "prior": m, "decoder": dec, "decoder_p5": p5["decoder"],
+            "tokenizer": p5["tokenizer"], "pdir": Path(pdir), "report": load_json(Path(pdir)/"report.json")}
 
 @register_phase("P6", requires=["P5"], load=_load_p6)
 def train_p6(cfg: DictConfig, pdir: Path, deps: dict):
@@ -464,9 +481,14 @@ def train_p6(cfg: DictConfig, pdir: Path, deps: dict):
     at = cfg.priors_weights.alpha_target
     before, after, control = (encoder_report(e, tok, n, pairs, at) for e in (enc5, res.ema.encoder, ctl.ema.encoder))
     p6_gate(cfg, before, after).save(pdir)
-    sr = sample_report(res.ema, dec5, tok, cfg, min(100, n), encode_texts(res.ema.encoder, tok, held[:min(100, n)]))
+    real = encode_texts(res.ema.encoder, tok, held[:min(100, n)])
+    parse_p5 = sum(map(parses, read_latents(res.ema.encoder, dec5, tok, real))) / len(real)
+    dec6 = refit_decoder(cfg, res.ema.encoder, dec5, tok, Path(pdir)/"decoder")
+    sr = sample_report(res.ema, dec6.ema, tok, cfg, min(100, n), real)
     rows, timing = res.metrics.rows, load_json(Path(pdir)/"timing.json")
     save_json(Path(pdir)/"report.json", {"before": before, "after": after, "control": control,
+        "parse_share_real_p5_decoder": parse_p5, "refit": {"steps": dec6.steps, "seconds": round(dec6.seconds, 1),
+        "loss_first": dec6.metrics.rows[0]["loss"], "loss_last": dec6.metrics.rows[-1]["loss"]},
         "paraphrase_pairs": len(pairs[0]), "para_examples": list(zip(*pairs))[:5],
         "samples": {k: v for k, v in sr.items() if k != "V_first"}, "first_joint": min(unet_steps(cfg), cfg.steps.P6),
         "ddpm_first": rows[0]["loss_ddpm"], "ddpm_last": rows[-1]["loss_ddpm"],
