@@ -10,12 +10,13 @@ and at each checkpoint draws DDIM samples and reads them greedily:
 - the held-out DDPM loss on latents of held-out sentences (fixed t and ε), against the training loss;
 - sample statistics against real latents (TV, batch α, gradient kurtosis).
 
-    python experiments/p6_prior_steps.py runs/cpu-7127a925f9 [steps] [buffer] [out.json]
+    python experiments/p6_prior_steps.py runs/cpu-7127a925f9 [steps] [buffer] [out.json] [--save=unet.safetensors]
 
 Writes the table as JSON (default nbs/results/p6_prior_steps_<profile>.json), read by 06_diffusion.
 """
 import copy, json, random, sys, time
 import torch
+from safetensors.torch import save_file
 from vislat.api import run_config
 from vislat.pipeline import ensure
 from vislat.config import save_json
@@ -79,7 +80,10 @@ def main(run: str, steps: int=4000, buffer: int=4096, out: str|None=None, n_samp
            "unet_channels": list(d.channels), "lr": d.lr, "ema": 0.995, "real_parse_share": real_parse,
            "stats_real": stats(held), "rows": rows, "threads": torch.get_num_threads()}
     save_json(out or f"nbs/results/p6_prior_steps_{cfg.profile}.json", res)
+    return ema
 
 if __name__ == "__main__":
-    a = sys.argv[1:]
-    main(a[0], *(int(x) for x in a[1:3]), *a[3:4])
+    a = [x for x in sys.argv[1:] if not x.startswith("--save=")]
+    save = next((x[len("--save="):] for x in sys.argv[1:] if x.startswith("--save=")), None)
+    ema = main(a[0], *(int(x) for x in a[1:3]), *a[3:4])
+    if save: save_file(ema.state_dict(), save)              # the EMA Uθ, for experiments/p6_reader.py
