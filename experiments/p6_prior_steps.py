@@ -14,7 +14,7 @@ and at each checkpoint draws DDIM samples and reads them greedily:
 
 Writes the table as JSON (default nbs/results/p6_prior_steps_<profile>.json), read by 06_diffusion.
 """
-import copy, json, random, sys, time
+import copy, random, sys, time
 import torch
 from safetensors.torch import save_file
 from vislat.api import run_config
@@ -24,11 +24,11 @@ from vislat.latent import evalpack, encode_texts
 from vislat.domain import sample_sentences
 from vislat.checker import extract_graph
 from vislat.priors import latent_stats
-from vislat.diffusion import build_unet, diffusion_loss, cosine_alpha_bar, ddim_sample, read_latents, q_sample, min_snr_weight
+from vislat.diffusion import build_unet, diffusion_loss, cosine_alpha_bar, ddim_sample, read_latents
 
 def graph_key(text: str):
-    "The canonical graph of `text` as a hashable string, or None when it does not parse."
-    try: return json.dumps(extract_graph(text).to_dict(), sort_keys=True)
+    "The canonical graph of `text` (`Graph.key`), or None when it does not parse."
+    try: return extract_graph(text).key()
     except ValueError: return None
 
 def stats(V):
@@ -36,11 +36,8 @@ def stats(V):
 
 @torch.no_grad()
 def heldout_loss(unet, V, alpha_bar, gamma, seed=0):
-    "The min-SNR DDPM loss on fixed (t, ε) draws: comparable across checkpoints."
-    g = torch.Generator().manual_seed(seed)
-    t = torch.randint(0, len(alpha_bar), (len(V),), generator=g); eps = torch.randn(V.shape, generator=g)
-    err = (eps - unet(q_sample(V, t, eps, alpha_bar), t)).pow(2).mean((1, 2, 3))
-    return float((min_snr_weight(alpha_bar[t], gamma) * err).mean())
+    "The min-SNR DDPM loss on fixed (t, ε) draws (as `p6_eval` does): comparable across checkpoints."
+    return float(diffusion_loss(unet, V, alpha_bar, gamma, torch.Generator().manual_seed(seed)))
 
 def main(run: str, steps: int=4000, buffer: int=4096, out: str|None=None, n_samples: int=100, batch: int=32):
     cfg = run_config(run); torch.manual_seed(cfg.seed); d = cfg.diffusion

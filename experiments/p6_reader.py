@@ -15,7 +15,7 @@ All are scored on 200 DDIM samples (50 steps, fixed seed) and on 200 held-out se
 
     python experiments/p6_reader.py runs/cpu-7127a925f9 unet.safetensors [steps] [out.json]
 """
-import copy, json, random, sys, time
+import copy, random, sys, time
 from pathlib import Path
 import torch
 from safetensors.torch import load_file
@@ -37,7 +37,7 @@ def sdedit(unet, V, t: int, alpha_bar, stride: int, generator):
         x = ddim_step(x, unet(x, torch.full((len(V),), s)), float(alpha_bar[s]), a_prev)
     return x
 
-def finetune(dec, enc, tok, unet, alpha_bar, steps, prior_share, lr, seed=0, batch=64, t_lo=50, t_hi=400, stride=50):
+def finetune(dec, enc, tok, unet, alpha_bar, steps, prior_share, lr, seed=0, batch=64, t_lo=20, t_hi=400, stride=50):
     "Teacher-forced CE on fresh training sentences; `prior_share` of each batch reads Uθ's SDEdit of V(x)."
     dec = copy.deepcopy(dec).train().requires_grad_(True)
     opt = torch.optim.AdamW(dec.parameters(), lr, weight_decay=0.0)
