@@ -5,7 +5,7 @@
 # %% ../nbs/01_latent.ipynb #4e135b1d
 from __future__ import annotations
 import random, math, json, functools, os, time
-import multiprocessing as mp
+import subprocess, sys
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -165,21 +165,31 @@ def seeds_in_parallel(cfg: DictConfig) -> bool:
     return (pick_device(cfg).type == "cpu" and (os.cpu_count() or 1) >= 2
             and cfg.steps.P1 * cfg.optimization.batch >= 5000)
 
-def _train_p1_seeds(cfg: DictConfig, tok: Tokenizer, pdir: Path):
+# The child is a fresh interpreter that imports only vislat (its config arrives on stdin). A `multiprocessing` spawn
+# would first re-run the caller's script, and a script without an `if __name__ == "__main__":` guard would call
+# `ensure` again there and wait forever on this phase's lock.
+_SEED_WORKER = "import sys; from vislat.latent import _p1_seed_worker; _p1_seed_worker(sys.stdin.read(), *sys.argv[1:])"
+
+def _train_p1_seeds(cfg: DictConfig, tok: Tokenizer, pdir: Path,
+                    parallel: bool|None=None, # train seed + 1 in a child process (None: `seeds_in_parallel`)
+                   ):
     "Seed `cfg.seed` in `pdir` and seed + 1 in `pdir/seed1`; on 2+ CPU cores, side by side on one thread each."
     cfg2 = OmegaConf.merge(cfg, {"seed": cfg.seed + 1})
-    if not seeds_in_parallel(cfg):
+    if not (seeds_in_parallel(cfg) if parallel is None else parallel):
         return _train_p1_seed(cfg, tok, pdir), _train_p1_seed(cfg2, tok, pdir/"seed1", plots=False).metrics.rows
     tok_path = Path(pdir).parent/"P0"/"tokenizer.json"  # P0 is a sibling phase dir
-    child = mp.get_context("spawn").Process(target=_p1_seed_worker, args=(OmegaConf.to_yaml(cfg2), str(tok_path), str(pdir/"seed1")))
-    threads = torch.get_num_threads(); child.start()
+    import vislat   # the child imports this very copy of the package
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(vislat.__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))}
+    child = subprocess.Popen([sys.executable, "-c", _SEED_WORKER, str(tok_path), str(pdir/"seed1")], stdin=subprocess.PIPE, text=True, env=env)
+    child.stdin.write(OmegaConf.to_yaml(cfg2)); child.stdin.close()
+    threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
         res = _train_p1_seed(cfg, tok, pdir)
     finally:
-        torch.set_num_threads(threads); child.join()
-    if child.exitcode != 0:
-        raise RuntimeError(f"P1 seed {cfg2.seed} failed in its child process (exit code {child.exitcode}); "
+        torch.set_num_threads(threads); child.wait()
+    if child.returncode != 0:
+        raise RuntimeError(f"P1 seed {cfg2.seed} failed in its child process (exit code {child.returncode}); "
                            f"see the error above; its checkpoint in {pdir/'seed1'/'ckpt'} resumes it")
     return res, MetricsLog(pdir/"seed1"/"metrics.csv").rows
 
