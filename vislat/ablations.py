@@ -17,10 +17,10 @@ from .latent import encode_texts, eval_texts
 
 # %% auto #0
 __all__ = ['PIECES', 'FIRST_PHASE', 'ORDER', 'METRICS', 'N_SD', 'MIN_SD', 'RESOLUTION', 'ALPHA_BINS', 'budget_overrides',
-           'ablation_config', 'piece_upto', 'suite_plan', 'phase_metrics', 'degradation', 'run_one', 'ablation_table',
-           'ablation_gate', 'train_order', 'run_suite', 'results_dir', 'save_results', 'load_results', 'train_p7',
-           'table_frame', 'summary_frame', 'seed_frame', 'plot_degradation', 'plot_alpha_hists', 'plot_stat_bars',
-           'plot_corr_grid']
+           'piece_scale', 'ablation_config', 'piece_upto', 'suite_plan', 'phase_metrics', 'degradation', 'run_one',
+           'ablation_table', 'ablation_gate', 'train_order', 'run_suite', 'results_dir', 'save_results', 'load_results',
+           'train_p7', 'table_frame', 'summary_frame', 'seed_frame', 'plot_degradation', 'plot_alpha_hists',
+           'plot_stat_bars', 'plot_corr_grid']
 
 # %% ../nbs/07_ablations.ipynb #82ede705
 # piece -> the config it changes (a zero weight removes the term)
@@ -43,13 +43,21 @@ def budget_overrides(cfg: DictConfig, # resolved config
             "optimization": {"warmup": round(cfg.optimization.warmup * scale)},
             "latent": {"blur_warmup_epochs": cfg.latent.blur_warmup_epochs * scale}}
 
+def piece_scale(cfg: DictConfig, # the main resolved config
+                piece: str|None, # a key of `PIECES`; None: the suite's default budget
+               ) -> float:
+    "The budget `piece` is judged at: `ablation.piece_scale[piece]`, else `ablation.steps_scale`."
+    return float(cfg.ablation.piece_scale.get(piece, cfg.ablation.steps_scale) if piece else cfg.ablation.steps_scale)
+
 def ablation_config(cfg: DictConfig, # the main resolved config (its `ablation` section sets the budget)
                     piece: str|None=None, # a key of `PIECES`; None: the main configuration
                     seed: int=0, # seed offset: the run's seed is cfg.seed + seed
+                    scale: float|None=None, # the budget; None: the piece's own (`piece_scale`)
                    ) -> DictConfig:
-    "The config of one run of the suite: `cfg` under the ablation budget, `piece` removed, seed `cfg.seed + seed`."
+    "The config of one run of the suite: `cfg` under an ablation budget, `piece` removed, seed `cfg.seed + seed`."
     if piece is not None and piece not in PIECES: raise ValueError(f"unknown ablation piece '{piece}'; choose from {list(PIECES)}")
-    layers = [budget_overrides(cfg, cfg.ablation.steps_scale), {"seed": cfg.seed + seed}] + ([PIECES[piece]] if piece else [])
+    scale = piece_scale(cfg, piece) if scale is None else scale
+    layers = [budget_overrides(cfg, scale), {"seed": cfg.seed + seed}] + ([PIECES[piece]] if piece else [])
     out = OmegaConf.merge(cfg, *layers)
     check_ranges(out); OmegaConf.set_readonly(out, True)
     return out
@@ -62,17 +70,22 @@ def piece_upto(cfg: DictConfig, piece: str) -> str:
     return p
 
 def suite_plan(cfg: DictConfig, # the main resolved config
-              ) -> list[dict]: # runs in training order: name, piece, seed, upto
-    "The suite's runs, ordered so that each reuses the most phases: seed 0, the pieces that change late phases, the other seeds, the priors."
+              ) -> list[dict]: # runs in training order: name, piece, seed, upto, scale
+    "The suite's runs, per budget (the default first), ordered so that each reuses the most phases: seed 0, the pieces that change late phases, the other seeds, the priors."
     for p in cfg.ablation.pieces:
         if p not in PIECES: raise ValueError(f"unknown ablation piece '{p}'; choose from {list(PIECES)}")
-    ups = [piece_upto(cfg, p) for p in cfg.ablation.pieces]
-    top = max(ups + [ORDER[0]], key=ORDER.index)
-    seeds = [dict(name=f"seed{k}", piece=None, seed=k, upto=top) for k in range(cfg.ablation.seeds)]
-    late = sorted([p for p in cfg.ablation.pieces if FIRST_PHASE[p] != "P1"], key=lambda p: -ORDER.index(FIRST_PHASE[p]))
-    early = [p for p in cfg.ablation.pieces if FIRST_PHASE[p] == "P1"]
-    runs = lambda ps: [dict(name=f"-{p}", piece=p, seed=0, upto=piece_upto(cfg, p)) for p in ps]
-    return seeds[:1] + runs(late) + seeds[1:] + runs(early)
+    default = piece_scale(cfg, None)
+    budgets = sorted({piece_scale(cfg, p) for p in cfg.ablation.pieces} or {default}, key=lambda s: (s != default, s))
+    plan = []
+    for s in budgets:
+        pieces, tag = [p for p in cfg.ablation.pieces if piece_scale(cfg, p) == s], ("" if s == default else f" ×{s:g}")
+        top = max([piece_upto(cfg, p) for p in pieces] + [ORDER[0]], key=ORDER.index)
+        seeds = [dict(name=f"seed{k}{tag}", piece=None, seed=k, upto=top, scale=s) for k in range(cfg.ablation.seeds)]
+        late = sorted([p for p in pieces if FIRST_PHASE[p] != "P1"], key=lambda p: -ORDER.index(FIRST_PHASE[p]))
+        early = [p for p in pieces if FIRST_PHASE[p] == "P1"]
+        runs = lambda ps: [dict(name=f"-{p}", piece=p, seed=0, upto=piece_upto(cfg, p), scale=s) for p in ps]
+        plan += seeds[:1] + runs(late) + seeds[1:] + runs(early)
+    return plan
 
 # %% ../nbs/07_ablations.ipynb #4ee07077
 # metric -> (which direction is better, the phases whose metrics.csv/report.json carry it)
@@ -131,10 +144,12 @@ def run_one(cfg: DictConfig, # the main resolved config
             train: bool=True, # False: only read the phases already complete
            ) -> dict:
     "Train (or load) one run of the suite and return its metrics at every (complete) phase it is compared on."
-    rc = ablation_config(cfg, run["piece"], run["seed"]); t0 = time.time()
+    scale = run.get("scale") or piece_scale(cfg, run["piece"])
+    rc = ablation_config(cfg, run["piece"], run["seed"], scale); t0 = time.time()
     if train: ensure(run["upto"], rc, root, verbose=verbose)
     rd = run_dir(rc, root)
-    phases = [run["upto"]] if run["piece"] else sorted({piece_upto(cfg, p) for p in cfg.ablation.pieces}, key=ORDER.index)
+    judged = {piece_upto(cfg, p) for p in cfg.ablation.pieces if piece_scale(cfg, p) == scale}   # where this budget's pieces are compared
+    phases = [run["upto"]] if run["piece"] else sorted(judged, key=ORDER.index)
     phases = [p for p in phases if is_complete(rd/p) or find_reusable(p, rc, root)]   # `ensure` below only loads or links
     mets, latent = {}, {}
     for p in phases:                                   # complete or reusable: `ensure` only loads or links
@@ -143,7 +158,7 @@ def run_one(cfg: DictConfig, # the main resolved config
         V = encode_texts(state["encoder"], state["tokenizer"], eval_texts(rc)[:256])
         latent[p] = {"alpha_hist": np.histogram(spectral_alpha(V).flatten().numpy().clip(ALPHA_BINS[0], ALPHA_BINS[-1]), ALPHA_BINS)[0].tolist(),
                      "corr": channel_corr(V).numpy().round(4).tolist()}
-    return {**run, "run_dir": str(rd), "metrics": mets, "latent": latent, "wall_s": round(time.time() - t0, 1),
+    return {**run, "scale": scale, "run_dir": str(rd), "metrics": mets, "latent": latent, "wall_s": round(time.time() - t0, 1),
             "trained": {p: _origin(rd/p) for p in ORDER[:ORDER.index(run["upto"]) + 1] if is_complete(rd/p)}}
 
 def _origin(pdir: Path) -> dict:
@@ -155,16 +170,16 @@ def _origin(pdir: Path) -> dict:
 # %% ../nbs/07_ablations.ipynb #cf1fe3b2
 def ablation_table(runs: list[dict], # results of `run_one`
                   ) -> list[dict]: # one row per (piece, metric)
-    "Each ablation's metrics against the seeds' mean ± sd at the same phase."
+    "Each ablation's metrics against the mean ± sd of the seeds trained at the same budget, at the same phase."
     seeds = [r for r in runs if r["piece"] is None]
     rows = []
     for r in runs:
-        ph = r["upto"]
-        if r["piece"] is None or ph not in r["metrics"] or sum(ph in s["metrics"] for s in seeds) < 2: continue
-        seeds_ph = [s for s in seeds if ph in s["metrics"]]
+        ph, sc = r["upto"], r.get("scale")
+        seeds_ph = [s for s in seeds if s.get("scale") == sc and ph in s["metrics"]]
+        if r["piece"] is None or ph not in r["metrics"] or len(seeds_ph) < 2: continue
         for k, v in r["metrics"][ph].items():
             d = degradation(v, [s["metrics"][ph][k] for s in seeds_ph], METRICS[k][0], RESOLUTION.get(k, MIN_SD))
-            rows.append(dict(piece=r["piece"], phase=ph, metric=k, better=METRICS[k][0], **d))
+            rows.append(dict(piece=r["piece"], phase=ph, scale=sc, metric=k, better=METRICS[k][0], **d))
     return rows
 
 def ablation_gate(cfg: DictConfig, rows: list[dict], n_seeds: int) -> Gate:
@@ -175,7 +190,8 @@ def ablation_gate(cfg: DictConfig, rows: list[dict], n_seeds: int) -> Gate:
     g.add("pieces measured", len(measured), len(cfg.ablation.pieces))
     for p in measured:
         worst = max((r for r in rows if r["piece"] == p), key=lambda r: r["delta_sd"])
-        g.add(f"without {p}: worst Δ over its target metrics (seed sd)", worst["delta_sd"], N_SD, ">", note=f"{worst['phase']} {worst['metric']}")
+        at = f"{worst['phase']} {worst['metric']}" + (f", steps × {worst['scale']:g}" if worst.get("scale") is not None else "")
+        g.add(f"without {p}: worst Δ over its target metrics (seed sd)", worst["delta_sd"], N_SD, ">", note=at)
     return g
 
 # %% ../nbs/07_ablations.ipynb #7bc9ecb1
@@ -193,16 +209,18 @@ def run_suite(cfg: DictConfig, # the main resolved config (its `ablation` sectio
     "Train the suite stage by stage (cached and resumable), then read every run and build the table and the gate."
     t0 = time.time()
     for run, st in (train_order(cfg) if train else []):
-        t1 = time.time(); ensure(st, ablation_config(cfg, run["piece"], run["seed"]), root, verbose=False)
+        t1 = time.time(); ensure(st, ablation_config(cfg, run["piece"], run["seed"], run["scale"]), root, verbose=False)
         if verbose: print(f"[P7] {run['name']} up to {st}: {time.time() - t1:.0f} s", flush=True)
     runs = [run_one(cfg, r, root, train=False) for r in suite_plan(cfg)]
     rows = ablation_table(runs)
-    seeds, used = [r for r in runs if r["piece"] is None], {r["phase"] for r in rows}
-    # seeds behind the comparisons: the fewest at any phase a piece is compared at
-    n_seeds = min(sum(p in s["metrics"] for s in seeds) for p in used) if used else sum(bool(s["metrics"]) for s in seeds)
+    seeds, used = [r for r in runs if r["piece"] is None], {(r["phase"], r["scale"]) for r in rows}
+    # seeds behind the comparisons: the fewest at any (phase, budget) a piece is compared at
+    n_seeds = (min(sum(p in s["metrics"] for s in seeds if s["scale"] == sc) for p, sc in used) if used
+               else sum(bool(s["metrics"]) for s in seeds if s["scale"] == piece_scale(cfg, None)))
     gate = ablation_gate(cfg, rows, n_seeds)
     b = budget_overrides(cfg, cfg.ablation.steps_scale)
-    return {"profile": cfg.profile, "budget": {"steps_scale": cfg.ablation.steps_scale, **b}, "pieces": list(cfg.ablation.pieces),
+    budget = {"steps_scale": cfg.ablation.steps_scale, **b, "piece_scale": OmegaConf.to_container(cfg.ablation.piece_scale)}
+    return {"profile": cfg.profile, "budget": budget, "pieces": list(cfg.ablation.pieces),
             "n_sd": N_SD, "min_sd": MIN_SD, "resolution": RESOLUTION, "runs": runs, "table": rows, "gate": gate.to_dict(),
             "wall_s": round(time.time() - t0, 1),   # training seconds of every phase the suite trained, each counted once
             "train_s": round(sum({o["dir"]: o["seconds"] for r in runs for o in r["trained"].values()}.values()), 1)}
@@ -240,67 +258,82 @@ def train_p7(cfg: DictConfig, pdir: Path, deps: dict):
     Gate.from_dict(res["gate"]).save(pdir)
 
 # %% ../nbs/07_ablations.ipynb #ef1aa948
+_TABLE_COLS = ["piece", "phase", "scale", "metric", "better", "seed_mean", "seed_sd", "value", "delta_sd", "degraded"]
+
 def table_frame(res: dict): # from `run_suite` or `load_results`
-    "The ablation table as a DataFrame: seed mean ± sd, the ablation's value, Δ in seed sd (positive = worse), degraded."
+    "The ablation table as a DataFrame: budget, seed mean ± sd, the ablation's value, Δ in seed sd (positive = worse), degraded."
     import pandas as pd
-    df = pd.DataFrame(res["table"], columns=["piece", "phase", "metric", "better", "seed_mean", "seed_sd", "value", "delta_sd", "degraded"])
+    df = pd.DataFrame(res["table"], columns=_TABLE_COLS)
     df["seeds (mean ± sd)"] = [f"{m:.4g} ± {s:.2g}" for m, s in zip(df.seed_mean, df.seed_sd)]
-    df["Δ (sd)"] = df.delta_sd.round(2)
-    return df[["piece", "phase", "metric", "better", "seeds (mean ± sd)", "value", "Δ (sd)", "degraded"]]
+    df["Δ (sd)"], df["steps ×"] = df.delta_sd.round(2), df.scale
+    return df[["piece", "phase", "steps ×", "metric", "better", "seeds (mean ± sd)", "value", "Δ (sd)", "degraded"]]
 
 def summary_frame(res: dict):
     "Per piece: the metric it degrades most, by how many seed sd, and whether that is beyond `n_sd`."
     import pandas as pd
-    df = pd.DataFrame(res["table"], columns=["piece", "phase", "metric", "better", "seed_mean", "seed_sd", "value", "delta_sd", "degraded"])
+    df = pd.DataFrame(res["table"], columns=_TABLE_COLS)
     if not len(df): return df.assign(n_degraded=[])
     i = df.groupby("piece", sort=False).delta_sd.idxmax()
-    out = df.loc[i, ["piece", "phase", "metric", "seed_mean", "seed_sd", "value", "delta_sd", "degraded"]]
+    out = df.loc[i, ["piece", "phase", "scale", "metric", "seed_mean", "seed_sd", "value", "delta_sd", "degraded"]]
     n = df[df.degraded.astype(bool)].groupby("piece").size()
     return out.assign(n_degraded=[int(n.get(p, 0)) for p in out.piece]).reset_index(drop=True)
 
 def seed_frame(res: dict):
-    "The main configuration over its seeds: mean ± sd of every target metric at every phase."
+    "The main configuration over its seeds: mean ± sd of every target metric at every phase and budget."
     import pandas as pd
     seeds = [r for r in res["runs"] if r["piece"] is None]; rows = []
-    for ph in seeds[0]["metrics"]:
-        for k in seeds[0]["metrics"][ph]:
-            v = np.array([s["metrics"][ph][k] for s in seeds if ph in s["metrics"]])
-            rows.append(dict(phase=ph, metric=k, better=METRICS[k][0], mean=v.mean(), sd=v.std(ddof=1) if len(v) > 1 else float("nan"), n=len(v)))
+    for sc in dict.fromkeys(s.get("scale") for s in seeds):
+        same = [s for s in seeds if s.get("scale") == sc]
+        for ph in same[0]["metrics"]:
+            for k in same[0]["metrics"][ph]:
+                v = np.array([s["metrics"][ph][k] for s in same if ph in s["metrics"]])
+                rows.append(dict(phase=ph, scale=sc, metric=k, better=METRICS[k][0], mean=v.mean(), sd=v.std(ddof=1) if len(v) > 1 else float("nan"), n=len(v)))
     return pd.DataFrame(rows)
 
 # %% ../nbs/07_ablations.ipynb #9517a47e
+def _at(phase: str, scale) -> str:
+    "A compared phase and its budget, for labels: 'P1' or 'P1, steps × 1'."
+    return phase if scale is None else f"{phase}, steps × {scale:g}"
+
+def _missing(x) -> bool: return x is None or (isinstance(x, float) and math.isnan(x))   # a budget absent from older results
+
 def plot_degradation(res: dict, ax=None):
     "Horizontal bars: each piece's worst Δ in seed sd (positive = worse), with the `n_sd` line."
     s = summary_frame(res)
     if not len(s): return None
-    if ax is None: _, ax = plt.subplots(figsize=(5.0, 0.32 * len(s) + 1.0), dpi=72)
+    own = ax is None
+    if own: _, ax = plt.subplots(figsize=(5.0, 0.32 * len(s) + 1.0), dpi=72)
     y = np.arange(len(s)); d = s.delta_sd.clip(-10, None).to_numpy()
     ax.barh(y, np.minimum(d, 50), color=["#27ae60" if g else "#c0392b" for g in s.degraded])
-    ax.set_yticks(y, [f"−{p} ({m})" for p, m in zip(s.piece, s.metric)], fontsize=7)
+    # a piece judged at its own budget is marked with it
+    marks = ["" if _missing(x) or x == res["budget"]["steps_scale"] else f", ×{x:g}" for x in s.scale]
+    ax.set_yticks(y, [f"−{p} ({m}{k})" for p, m, k in zip(s.piece, s.metric, marks)], fontsize=7)
     ax.axvline(res["n_sd"], color="k", ls="--", lw=0.8); ax.invert_yaxis()
     for yi, v in zip(y, s.delta_sd): ax.text(min(max(v, 0), 50), yi, f" {v:.1f}", va="center", fontsize=6)
     ax.set_xlabel("worst Δ vs seed mean (seed sd; bars clipped at 50)", fontsize=7); ax.tick_params(labelsize=6)
-    ax.set_title(f"ablations ({res['profile']}, steps × {res['budget']['steps_scale']})", fontsize=8)
+    ax.set_title(f"ablations ({res['profile']}, steps × {res['budget']['steps_scale']:g} unless marked)", fontsize=8)
+    if own: ax.figure.tight_layout()
     return ax
 
 def plot_alpha_hists(res: dict):
-    "Per compared phase: histogram of per-sample, per-channel α for the seeds (mean) and each ablation judged there."
-    phases = [p for p in ORDER if any(r["piece"] and r["upto"] == p and p in r["latent"] for r in res["runs"])]
-    if not phases: return None
-    fig, axs = plt.subplots(1, len(phases), figsize=(2.6 * len(phases), 2.0), dpi=72, squeeze=False)
+    "Per compared phase and budget: histogram of per-sample, per-channel α for the seeds (mean) and each ablation judged there."
+    key = lambda r: (r["upto"], r.get("scale"))
+    panels = sorted({key(r) for r in res["runs"] if r["piece"] and r["upto"] in r["latent"]}, key=lambda k: (ORDER.index(k[0]), k[1] or 0))
+    if not panels: return None
+    fig, axs = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.0), dpi=72, squeeze=False)
     c = 0.5 * (ALPHA_BINS[1:] + ALPHA_BINS[:-1])
-    for ax, ph in zip(axs[0], phases):
-        seeds = np.mean([r["latent"][ph]["alpha_hist"] for r in res["runs"] if r["piece"] is None and ph in r["latent"]], 0)
-        ax.step(c, seeds, where="mid", color="k", lw=1.5, label="seeds")
+    for ax, (ph, sc) in zip(axs[0], panels):
+        seeds = [r["latent"][ph]["alpha_hist"] for r in res["runs"] if r["piece"] is None and r.get("scale") == sc and ph in r["latent"]]
+        if seeds: ax.step(c, np.mean(seeds, 0), where="mid", color="k", lw=1.5, label="seeds")
         for r in res["runs"]:
-            if r["piece"] and r["upto"] == ph and ph in r["latent"]: ax.step(c, r["latent"][ph]["alpha_hist"], where="mid", lw=0.9, label=f"−{r['piece']}")
-        ax.axvspan(1.5, 2.5, color="g", alpha=0.08); ax.set_title(f"α at {ph}", fontsize=8); ax.tick_params(labelsize=6)
+            if r["piece"] and key(r) == (ph, sc) and ph in r["latent"]: ax.step(c, r["latent"][ph]["alpha_hist"], where="mid", lw=0.9, label=f"−{r['piece']}")
+        ax.axvspan(1.5, 2.5, color="g", alpha=0.08); ax.set_title(f"α at {_at(ph, sc)}", fontsize=8); ax.tick_params(labelsize=6)
         ax.legend(fontsize=5); ax.set_xlabel("α", fontsize=7)
     fig.tight_layout(); return fig
 
 # %% ../nbs/07_ablations.ipynb #0abfb7f3
 def plot_stat_bars(res: dict, metrics: tuple=("tv", "grad_kurt_median", "wav_l1l2", "alpha_err")):
-    "Per metric: each ablation's value (bar) against the seed mean ± 2 sd (black)."
+    "Per metric: each ablation's value (bar) against the mean ± 2 sd (black) of the seeds at its phase and budget."
     t = res["table"]; ms = [m for m in metrics if any(r["metric"] == m for r in t)]
     if not ms: return None
     fig, axs = plt.subplots(1, len(ms), figsize=(2.3 * len(ms), 2.0), dpi=72, squeeze=False)
@@ -308,18 +341,17 @@ def plot_stat_bars(res: dict, metrics: tuple=("tv", "grad_kurt_median", "wav_l1l
         rows = [r for r in t if r["metric"] == m]; x = np.arange(len(rows))
         ax.bar(x, [r["value"] for r in rows], color=["#27ae60" if r["degraded"] else "#95a5a6" for r in rows])
         ax.errorbar(x, [r["seed_mean"] for r in rows], yerr=[res["n_sd"] * r["seed_sd"] for r in rows], fmt="_k", ms=10, capsize=3, lw=1)
-        ax.set_xticks(x, [f"−{r['piece']}\n{r['phase']}" for r in rows], fontsize=5.5)
+        ax.set_xticks(x, [f"−{r['piece']}\n{r['phase']}" + ("" if r.get("scale") in (None, res["budget"]["steps_scale"]) else f" ×{r['scale']:g}") for r in rows], fontsize=5.5)
         ax.set_title(f"{m} ({rows[0]['better']} better)", fontsize=7); ax.tick_params(labelsize=6)
     fig.tight_layout(); return fig
 
 def plot_corr_grid(res: dict):
-    "Channel correlation of V: the first seed at each compared phase, then each ablation at its phase."
-    s0 = next(r for r in res["runs"] if r["piece"] is None)
-    panels = [(f"seed{s0['seed']} {p}", s0["latent"][p]["corr"]) for p in s0["latent"]]
+    "Channel correlation of V: the first seed at each compared phase and budget, then each ablation at its phase."
+    panels = [(f"seed{s['seed']} {_at(p, s.get('scale'))}", s["latent"][p]["corr"]) for s in res["runs"] if s["piece"] is None and s["seed"] == 0 for p in s["latent"]]
     panels += [(f"−{r['piece']} {r['upto']}", r["latent"][r["upto"]]["corr"]) for r in res["runs"] if r["piece"] and r["upto"] in r["latent"]]
     n = len(panels); cols = min(n, 6); rows = -(-n // cols)
     fig, axs = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.35 * rows), dpi=72, squeeze=False)
     for ax in axs.flat: ax.axis("off")
     for ax, (name, R) in zip(axs.flat, panels):
-        ax.imshow(np.array(R), cmap="RdBu_r", vmin=-1, vmax=1); ax.set_title(name, fontsize=6)
+        ax.imshow(np.array(R), cmap="RdBu_r", vmin=-1, vmax=1); ax.set_title(name, fontsize=5)
     fig.tight_layout(); return fig
