@@ -179,7 +179,7 @@ def ablation_table(runs: list[dict], # results of `run_one`
         if r["piece"] is None or ph not in r["metrics"] or len(seeds_ph) < 2: continue
         for k, v in r["metrics"][ph].items():
             d = degradation(v, [s["metrics"][ph][k] for s in seeds_ph], METRICS[k][0], RESOLUTION.get(k, MIN_SD))
-            rows.append(dict(piece=r["piece"], phase=ph, scale=sc, metric=k, better=METRICS[k][0], **d))
+            rows.append(dict(piece=r["piece"], phase=ph, scale=sc, metric=k, better=METRICS[k][0], n_seeds=len(seeds_ph), **d))
     return rows
 
 def ablation_gate(cfg: DictConfig, rows: list[dict], n_seeds: int) -> Gate:
@@ -213,10 +213,9 @@ def run_suite(cfg: DictConfig, # the main resolved config (its `ablation` sectio
         if verbose: print(f"[P7] {run['name']} up to {st}: {time.time() - t1:.0f} s", flush=True)
     runs = [run_one(cfg, r, root, train=False) for r in suite_plan(cfg)]
     rows = ablation_table(runs)
-    seeds, used = [r for r in runs if r["piece"] is None], {(r["phase"], r["scale"]) for r in rows}
-    # seeds behind the comparisons: the fewest at any (phase, budget) a piece is compared at
-    n_seeds = (min(sum(p in s["metrics"] for s in seeds if s["scale"] == sc) for p, sc in used) if used
-               else sum(bool(s["metrics"]) for s in seeds if s["scale"] == piece_scale(cfg, None)))
+    # seeds behind the comparisons: the fewest any row was compared with
+    n_seeds = (min(r["n_seeds"] for r in rows) if rows
+               else sum(bool(r["metrics"]) for r in runs if r["piece"] is None and r["scale"] == piece_scale(cfg, None)))
     gate = ablation_gate(cfg, rows, n_seeds)
     b = budget_overrides(cfg, cfg.ablation.steps_scale)
     budget = {"steps_scale": cfg.ablation.steps_scale, **b, "piece_scale": OmegaConf.to_container(cfg.ablation.piece_scale)}
@@ -291,11 +290,10 @@ def seed_frame(res: dict):
     return pd.DataFrame(rows)
 
 # %% ../nbs/07_ablations.ipynb #9517a47e
-def _at(phase: str, scale) -> str:
-    "A compared phase and its budget, for labels: 'P1' or 'P1, steps × 1'."
-    return phase if scale is None else f"{phase}, steps × {scale:g}"
-
-def _missing(x) -> bool: return x is None or (isinstance(x, float) and math.isnan(x))   # a budget absent from older results
+def _mark(res: dict, scale) -> str:
+    "A budget for labels: '' at the suite's default (or none recorded), else ' ×0.25'."
+    missing = scale is None or (isinstance(scale, float) and math.isnan(scale))
+    return "" if missing or scale == res["budget"]["steps_scale"] else f" ×{scale:g}"
 
 def plot_degradation(res: dict, ax=None):
     "Horizontal bars: each piece's worst Δ in seed sd (positive = worse), with the `n_sd` line."
@@ -305,9 +303,7 @@ def plot_degradation(res: dict, ax=None):
     if own: _, ax = plt.subplots(figsize=(5.0, 0.32 * len(s) + 1.0), dpi=72)
     y = np.arange(len(s)); d = s.delta_sd.clip(-10, None).to_numpy()
     ax.barh(y, np.minimum(d, 50), color=["#27ae60" if g else "#c0392b" for g in s.degraded])
-    # a piece judged at its own budget is marked with it
-    marks = ["" if _missing(x) or x == res["budget"]["steps_scale"] else f", ×{x:g}" for x in s.scale]
-    ax.set_yticks(y, [f"−{p} ({m}{k})" for p, m, k in zip(s.piece, s.metric, marks)], fontsize=7)
+    ax.set_yticks(y, [f"−{p} ({m}{_mark(res, x)})" for p, m, x in zip(s.piece, s.metric, s.scale)], fontsize=7)
     ax.axvline(res["n_sd"], color="k", ls="--", lw=0.8); ax.invert_yaxis()
     for yi, v in zip(y, s.delta_sd): ax.text(min(max(v, 0), 50), yi, f" {v:.1f}", va="center", fontsize=6)
     ax.set_xlabel("worst Δ vs seed mean (seed sd; bars clipped at 50)", fontsize=7); ax.tick_params(labelsize=6)
@@ -327,7 +323,7 @@ def plot_alpha_hists(res: dict):
         if seeds: ax.step(c, np.mean(seeds, 0), where="mid", color="k", lw=1.5, label="seeds")
         for r in res["runs"]:
             if r["piece"] and key(r) == (ph, sc) and ph in r["latent"]: ax.step(c, r["latent"][ph]["alpha_hist"], where="mid", lw=0.9, label=f"−{r['piece']}")
-        ax.axvspan(1.5, 2.5, color="g", alpha=0.08); ax.set_title(f"α at {_at(ph, sc)}", fontsize=8); ax.tick_params(labelsize=6)
+        ax.axvspan(1.5, 2.5, color="g", alpha=0.08); ax.set_title(f"α at {ph}{_mark(res, sc)}", fontsize=8); ax.tick_params(labelsize=6)
         ax.legend(fontsize=5); ax.set_xlabel("α", fontsize=7)
     fig.tight_layout(); return fig
 
@@ -341,13 +337,13 @@ def plot_stat_bars(res: dict, metrics: tuple=("tv", "grad_kurt_median", "wav_l1l
         rows = [r for r in t if r["metric"] == m]; x = np.arange(len(rows))
         ax.bar(x, [r["value"] for r in rows], color=["#27ae60" if r["degraded"] else "#95a5a6" for r in rows])
         ax.errorbar(x, [r["seed_mean"] for r in rows], yerr=[res["n_sd"] * r["seed_sd"] for r in rows], fmt="_k", ms=10, capsize=3, lw=1)
-        ax.set_xticks(x, [f"−{r['piece']}\n{r['phase']}" + ("" if r.get("scale") in (None, res["budget"]["steps_scale"]) else f" ×{r['scale']:g}") for r in rows], fontsize=5.5)
+        ax.set_xticks(x, [f"−{r['piece']}\n{r['phase']}{_mark(res, r.get('scale'))}" for r in rows], fontsize=5.5)
         ax.set_title(f"{m} ({rows[0]['better']} better)", fontsize=7); ax.tick_params(labelsize=6)
     fig.tight_layout(); return fig
 
 def plot_corr_grid(res: dict):
     "Channel correlation of V: the first seed at each compared phase and budget, then each ablation at its phase."
-    panels = [(f"seed{s['seed']} {_at(p, s.get('scale'))}", s["latent"][p]["corr"]) for s in res["runs"] if s["piece"] is None and s["seed"] == 0 for p in s["latent"]]
+    panels = [(f"seed{s['seed']} {p}{_mark(res, s.get('scale'))}", s["latent"][p]["corr"]) for s in res["runs"] if s["piece"] is None and s["seed"] == 0 for p in s["latent"]]
     panels += [(f"−{r['piece']} {r['upto']}", r["latent"][r["upto"]]["corr"]) for r in res["runs"] if r["piece"] and r["upto"] in r["latent"]]
     n = len(panels); cols = min(n, 6); rows = -(-n // cols)
     fig, axs = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.35 * rows), dpi=72, squeeze=False)
