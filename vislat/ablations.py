@@ -4,23 +4,23 @@
 
 # %% ../nbs/07_ablations.ipynb #a45740ad
 from __future__ import annotations
-import time, math, csv, io, os
+import time, math, csv, io, os, json
 from pathlib import Path
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 import matplotlib.pyplot as plt
 from .config import get_config, check_ranges, config_dict, save_json, load_json, atomic_write_text, runs_root, run_dir, MetricsLog
-from .pipeline import register_phase, ensure, Gate, assert_gate, show_gate, phase_dir, is_complete, find_reusable
+from .pipeline import register_phase, ensure, Gate, assert_gate, show_gate, phase_dir, is_complete, find_reusable, phase_key
 from .priors import spectral_alpha, channel_corr
 from .latent import encode_texts, eval_texts
 
 # %% auto #0
 __all__ = ['PIECES', 'FIRST_PHASE', 'ORDER', 'METRICS', 'N_SD', 'MIN_SD', 'RESOLUTION', 'ALPHA_BINS', 'budget_overrides',
            'piece_scale', 'ablation_config', 'piece_upto', 'suite_plan', 'phase_metrics', 'degradation', 'run_one',
-           'ablation_table', 'ablation_gate', 'train_order', 'run_suite', 'results_dir', 'save_results', 'load_results',
-           'train_p7', 'table_frame', 'summary_frame', 'seed_frame', 'plot_degradation', 'plot_alpha_hists',
-           'plot_stat_bars', 'plot_corr_grid']
+           'ablation_table', 'ablation_gate', 'train_order', 'run_suite', 'suite_todo', 'results_dir', 'save_results',
+           'load_results', 'train_p7', 'table_frame', 'summary_frame', 'seed_frame', 'plot_degradation',
+           'plot_alpha_hists', 'plot_stat_bars', 'plot_corr_grid', 'plot_pairs']
 
 # %% ../nbs/07_ablations.ipynb #82ede705
 # piece -> the config it changes (a zero weight removes the term)
@@ -71,11 +71,12 @@ def piece_upto(cfg: DictConfig, piece: str) -> str:
 
 def suite_plan(cfg: DictConfig, # the main resolved config
               ) -> list[dict]: # runs in training order: name, piece, seed, upto, scale
-    "The suite's runs, per budget (the default first), ordered so that each reuses the most phases: seed 0, the pieces that change late phases, the other seeds, the priors."
+    "The suite's runs, per budget (the default first), ordered so that each reuses the most phases: seed 0 and the pieces that change late phases on it, the other seeds and those pieces on them, the priors."
     for p in cfg.ablation.pieces:
         if p not in PIECES: raise ValueError(f"unknown ablation piece '{p}'; choose from {list(PIECES)}")
     default = piece_scale(cfg, None)
     budgets = sorted({piece_scale(cfg, p) for p in cfg.ablation.pieces} or {default}, key=lambda s: (s != default, s))
+    paired = range(cfg.ablation.piece_seeds or cfg.ablation.seeds)     # the seeds each piece is removed on
     plan = []
     for s in budgets:
         pieces, tag = [p for p in cfg.ablation.pieces if piece_scale(cfg, p) == s], ("" if s == default else f" ×{s:g}")
@@ -83,8 +84,9 @@ def suite_plan(cfg: DictConfig, # the main resolved config
         seeds = [dict(name=f"seed{k}{tag}", piece=None, seed=k, upto=top, scale=s) for k in range(cfg.ablation.seeds)]
         late = sorted([p for p in pieces if FIRST_PHASE[p] != "P1"], key=lambda p: -ORDER.index(FIRST_PHASE[p]))
         early = [p for p in pieces if FIRST_PHASE[p] == "P1"]
-        runs = lambda ps: [dict(name=f"-{p}", piece=p, seed=0, upto=piece_upto(cfg, p), scale=s) for p in ps]
-        plan += seeds[:1] + runs(late) + seeds[1:] + runs(early)
+        runs = lambda ps, ks: [dict(name=f"-{p}" + (f" seed{k}" if k else ""), piece=p, seed=k, upto=piece_upto(cfg, p), scale=s)
+                               for p in ps for k in ks]
+        plan += seeds[:1] + runs(late, paired[:1]) + seeds[1:] + runs(late, paired[1:]) + runs(early, paired)
     return plan
 
 # %% ../nbs/07_ablations.ipynb #4ee07077
@@ -169,17 +171,28 @@ def _origin(pdir: Path) -> dict:
 
 # %% ../nbs/07_ablations.ipynb #cf1fe3b2
 def ablation_table(runs: list[dict], # results of `run_one`
-                  ) -> list[dict]: # one row per (piece, metric)
-    "Each ablation's metrics against the mean ± sd of the seeds trained at the same budget, at the same phase."
+                  ) -> list[dict]: # one row per (piece, budget, metric)
+    "Each ablation's metrics, averaged over the seeds it was removed on, against the mean ± sd of the main configuration's seeds at the same budget and phase."
     seeds = [r for r in runs if r["piece"] is None]
-    rows = []
+    groups: dict[tuple, list[dict]] = {}                    # (piece, budget, phase) -> its runs, one per seed
     for r in runs:
-        ph, sc = r["upto"], r.get("scale")
+        if r["piece"] is not None and r["upto"] in r["metrics"]: groups.setdefault((r["piece"], r.get("scale"), r["upto"]), []).append(r)
+    rows = []
+    for (piece, sc, ph), abl in groups.items():
         seeds_ph = [s for s in seeds if s.get("scale") == sc and ph in s["metrics"]]
-        if r["piece"] is None or ph not in r["metrics"] or len(seeds_ph) < 2: continue
-        for k, v in r["metrics"][ph].items():
-            d = degradation(v, [s["metrics"][ph][k] for s in seeds_ph], METRICS[k][0], RESOLUTION.get(k, MIN_SD))
-            rows.append(dict(piece=r["piece"], phase=ph, scale=sc, metric=k, better=METRICS[k][0], n_seeds=len(seeds_ph), **d))
+        if len(seeds_ph) < 2: continue
+        main = {s.get("seed", 0): s["metrics"][ph] for s in seeds_ph}
+        for k in abl[0]["metrics"][ph]:
+            better, vals = METRICS[k][0], np.array([r["metrics"][ph][k] for r in abl])
+            d = degradation(float(vals.mean()), [s["metrics"][ph][k] for s in seeds_ph], better, RESOLUTION.get(k, MIN_SD))
+            # paired view: each seed's run without the piece against the main run of the same seed;
+            # w_s = m_s − a_s when higher is better, a_s − m_s when lower is better (positive = worse)
+            w = np.array([(main[s][k] - a) if better == "higher" else (a - main[s][k])
+                          for a, s in ((r["metrics"][ph][k], r.get("seed", 0)) for r in abl) if s in main])
+            rows.append(dict(piece=piece, phase=ph, scale=sc, metric=k, better=better, n_seeds=len(seeds_ph), n_runs=len(vals),
+                             value_sd=float(vals.std(ddof=1)) if len(vals) > 1 else float("nan"),
+                             n_paired=len(w), worse_paired=int((w > 0).sum()), paired_mean=float(w.mean()) if len(w) else float("nan"),
+                             paired_sd=float(w.std(ddof=1)) if len(w) > 1 else float("nan"), **d))
     return rows
 
 def ablation_gate(cfg: DictConfig, rows: list[dict], n_seeds: int) -> Gate:
@@ -191,6 +204,7 @@ def ablation_gate(cfg: DictConfig, rows: list[dict], n_seeds: int) -> Gate:
     for p in measured:
         worst = max((r for r in rows if r["piece"] == p), key=lambda r: r["delta_sd"])
         at = f"{worst['phase']} {worst['metric']}" + (f", steps × {worst['scale']:g}" if worst.get("scale") is not None else "")
+        at += f", mean of {worst['n_runs']} runs, worse on {worst['worse_paired']}/{worst['n_paired']} seeds" if worst.get("n_runs", 1) > 1 else ""
         g.add(f"without {p}: worst Δ over its target metrics (seed sd)", worst["delta_sd"], N_SD, ">", note=at)
     return g
 
@@ -223,6 +237,21 @@ def run_suite(cfg: DictConfig, # the main resolved config (its `ablation` sectio
             "n_sd": N_SD, "min_sd": MIN_SD, "resolution": RESOLUTION, "runs": runs, "table": rows, "gate": gate.to_dict(),
             "wall_s": round(time.time() - t0, 1),   # training seconds of every phase the suite trained, each counted once
             "train_s": round(sum({o["dir"]: o["seconds"] for r in runs for o in r["trained"].values()}.values()), 1)}
+
+# %% ../nbs/07_ablations.ipynb #194acdea
+def suite_todo(cfg: DictConfig, # the main resolved config (its `ablation` section)
+               root: str|Path|None=None, # runs folder
+              ) -> dict[str, int]: # phase -> how many of its trainings are still to run
+    "Phases the suite would still train: neither complete in their run's directory nor reusable from another run; each counted once."
+    todo, seen = {}, set()
+    for run in suite_plan(cfg):
+        rc = ablation_config(cfg, run["piece"], run["seed"], run["scale"]); rd = run_dir(rc, root)
+        for p in ORDER[:ORDER.index(run["upto"]) + 1]:
+            key = (p, json.dumps(phase_key(p, config_dict(rc)), sort_keys=True, default=str))
+            if key in seen: continue
+            seen.add(key)
+            if not (is_complete(rd/p) or find_reusable(p, rc, root)): todo[p] = todo.get(p, 0) + 1
+    return dict(sorted(todo.items(), key=lambda kv: ORDER.index(kv[0])))
 
 # %% ../nbs/07_ablations.ipynb #af5a79a5
 def results_dir() -> Path:
@@ -257,23 +286,28 @@ def train_p7(cfg: DictConfig, pdir: Path, deps: dict):
     Gate.from_dict(res["gate"]).save(pdir)
 
 # %% ../nbs/07_ablations.ipynb #ef1aa948
-_TABLE_COLS = ["piece", "phase", "scale", "metric", "better", "seed_mean", "seed_sd", "value", "delta_sd", "degraded"]
+_TABLE_COLS = ["piece", "phase", "scale", "metric", "better", "seed_mean", "seed_sd", "value", "value_sd", "n_runs", "worse_paired",
+               "n_paired", "paired_mean", "paired_sd", "delta_sd", "degraded"]
 
 def table_frame(res: dict): # from `run_suite` or `load_results`
-    "The ablation table as a DataFrame: budget, seed mean ± sd, the ablation's value, Δ in seed sd (positive = worse), degraded."
+    "The ablation table as a DataFrame: budget, seed mean ± sd, the ablation's mean (± sd over its seeds), Δ in seed sd (positive = worse), on how many seeds it is worse than that seed's main run, degraded."
     import pandas as pd
     df = pd.DataFrame(res["table"], columns=_TABLE_COLS)
     df["seeds (mean ± sd)"] = [f"{m:.4g} ± {s:.2g}" for m, s in zip(df.seed_mean, df.seed_sd)]
+    df["without (mean ± sd)"] = [f"{v:.4g}" + (f" ± {s:.2g}" if n > 1 else "") for v, s, n in zip(df.value, df.value_sd, df.n_runs.fillna(1))]
+    df["worse on (paired Δ)"] = [f"{w:.0f}/{n:.0f}" + (f" ({m:+.3g} ± {s:.2g})" if n > 1 else "") if n == n and n > 0 else "–"
+                                 for w, n, m, s in zip(df.worse_paired, df.n_paired, df.paired_mean, df.paired_sd)]
     df["Δ (sd)"], df["steps ×"] = df.delta_sd.round(2), df.scale
-    return df[["piece", "phase", "steps ×", "metric", "better", "seeds (mean ± sd)", "value", "Δ (sd)", "degraded"]]
+    return df[["piece", "phase", "steps ×", "metric", "better", "seeds (mean ± sd)", "without (mean ± sd)", "worse on (paired Δ)", "Δ (sd)", "degraded"]]
 
 def summary_frame(res: dict):
-    "Per piece: the metric it degrades most, by how many seed sd, and whether that is beyond `n_sd`."
+    "Per piece: the metric it degrades most, by how many seed sd, on how many seeds, and whether that is beyond `n_sd`."
     import pandas as pd
     df = pd.DataFrame(res["table"], columns=_TABLE_COLS)
     if not len(df): return df.assign(n_degraded=[])
     i = df.groupby("piece", sort=False).delta_sd.idxmax()
-    out = df.loc[i, ["piece", "phase", "scale", "metric", "seed_mean", "seed_sd", "value", "delta_sd", "degraded"]]
+    out = df.loc[i, ["piece", "phase", "scale", "metric", "better", "seed_mean", "seed_sd", "value", "value_sd", "worse_paired", "n_paired",
+                     "paired_mean", "paired_sd", "delta_sd", "degraded"]]
     n = df[df.degraded.astype(bool)].groupby("piece").size()
     return out.assign(n_degraded=[int(n.get(p, 0)) for p in out.piece]).reset_index(drop=True)
 
@@ -312,7 +346,7 @@ def plot_degradation(res: dict, ax=None):
     return ax
 
 def plot_alpha_hists(res: dict):
-    "Per compared phase and budget: histogram of per-sample, per-channel α for the seeds (mean) and each ablation judged there."
+    "Per compared phase and budget: histogram of per-sample, per-channel α for the seeds (mean) and each ablation judged there (mean over its seeds)."
     key = lambda r: (r["upto"], r.get("scale"))
     panels = sorted({key(r) for r in res["runs"] if r["piece"] and r["upto"] in r["latent"]}, key=lambda k: (ORDER.index(k[0]), k[1] or 0))
     if not panels: return None
@@ -321,33 +355,58 @@ def plot_alpha_hists(res: dict):
     for ax, (ph, sc) in zip(axs[0], panels):
         seeds = [r["latent"][ph]["alpha_hist"] for r in res["runs"] if r["piece"] is None and r.get("scale") == sc and ph in r["latent"]]
         if seeds: ax.step(c, np.mean(seeds, 0), where="mid", color="k", lw=1.5, label="seeds")
-        for r in res["runs"]:
-            if r["piece"] and key(r) == (ph, sc) and ph in r["latent"]: ax.step(c, r["latent"][ph]["alpha_hist"], where="mid", lw=0.9, label=f"−{r['piece']}")
+        pieces = dict.fromkeys(r["piece"] for r in res["runs"] if r["piece"] and key(r) == (ph, sc) and ph in r["latent"])
+        for p in pieces:                              # a piece removed on several seeds: their mean histogram
+            h = [r["latent"][ph]["alpha_hist"] for r in res["runs"] if r["piece"] == p and key(r) == (ph, sc) and ph in r["latent"]]
+            ax.step(c, np.mean(h, 0), where="mid", lw=0.9, label=f"−{p}")
         ax.axvspan(1.5, 2.5, color="g", alpha=0.08); ax.set_title(f"α at {ph}{_mark(res, sc)}", fontsize=8); ax.tick_params(labelsize=6)
         ax.legend(fontsize=5); ax.set_xlabel("α", fontsize=7)
     fig.tight_layout(); return fig
 
 # %% ../nbs/07_ablations.ipynb #0abfb7f3
 def plot_stat_bars(res: dict, metrics: tuple=("tv", "grad_kurt_median", "wav_l1l2", "alpha_err")):
-    "Per metric: each ablation's value (bar) against the mean ± 2 sd (black) of the seeds at its phase and budget."
+    "Per metric: each ablation's mean (bar, ± sd over its seeds) against the mean ± 2 sd (black) of the seeds at its phase and budget."
     t = res["table"]; ms = [m for m in metrics if any(r["metric"] == m for r in t)]
     if not ms: return None
     fig, axs = plt.subplots(1, len(ms), figsize=(2.3 * len(ms), 2.0), dpi=72, squeeze=False)
     for ax, m in zip(axs[0], ms):
         rows = [r for r in t if r["metric"] == m]; x = np.arange(len(rows))
-        ax.bar(x, [r["value"] for r in rows], color=["#27ae60" if r["degraded"] else "#95a5a6" for r in rows])
+        spread = [r.get("value_sd") if r.get("n_runs", 1) > 1 else 0.0 for r in rows]
+        ax.bar(x, [r["value"] for r in rows], yerr=spread, error_kw=dict(lw=0.8, capsize=2, ecolor="#555"),
+               color=["#27ae60" if r["degraded"] else "#95a5a6" for r in rows])
         ax.errorbar(x, [r["seed_mean"] for r in rows], yerr=[res["n_sd"] * r["seed_sd"] for r in rows], fmt="_k", ms=10, capsize=3, lw=1)
         ax.set_xticks(x, [f"−{r['piece']}\n{r['phase']}{_mark(res, r.get('scale'))}" for r in rows], fontsize=5.5)
         ax.set_title(f"{m} ({rows[0]['better']} better)", fontsize=7); ax.tick_params(labelsize=6)
     fig.tight_layout(); return fig
 
 def plot_corr_grid(res: dict):
-    "Channel correlation of V: the first seed at each compared phase and budget, then each ablation at its phase."
-    panels = [(f"seed{s['seed']} {p}{_mark(res, s.get('scale'))}", s["latent"][p]["corr"]) for s in res["runs"] if s["piece"] is None and s["seed"] == 0 for p in s["latent"]]
-    panels += [(f"−{r['piece']} {r['upto']}", r["latent"][r["upto"]]["corr"]) for r in res["runs"] if r["piece"] and r["upto"] in r["latent"]]
+    "Channel correlation of V on seed 0: the main run at each compared phase and budget, then each ablation at its phase."
+    first = [r for r in res["runs"] if r.get("seed", 0) == 0]
+    panels = [(f"seed0 {p}{_mark(res, s.get('scale'))}", s["latent"][p]["corr"]) for s in first if s["piece"] is None for p in s["latent"]]
+    panels += [(f"−{r['piece']} {r['upto']}", r["latent"][r["upto"]]["corr"]) for r in first if r["piece"] and r["upto"] in r["latent"]]
     n = len(panels); cols = min(n, 6); rows = -(-n // cols)
     fig, axs = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.35 * rows), dpi=72, squeeze=False)
     for ax in axs.flat: ax.axis("off")
     for ax, (name, R) in zip(axs.flat, panels):
         ax.imshow(np.array(R), cmap="RdBu_r", vmin=-1, vmax=1); ax.set_title(name, fontsize=5)
+    fig.tight_layout(); return fig
+
+# %% ../nbs/07_ablations.ipynb #0f6bef95
+def plot_pairs(res: dict):
+    "Per piece, its worst metric on each seed: the main run (left) joined to the run without the piece (right), beside the seeds' mean ± 2 sd band."
+    s = summary_frame(res)
+    if not len(s): return None
+    fig, axs = plt.subplots(1, len(s), figsize=(1.35 * len(s), 2.1), dpi=72, squeeze=False)
+    for ax, row in zip(axs[0], s.itertuples()):
+        same = lambda r: r.get("scale") == row.scale and row.phase in r["metrics"]
+        main = {r.get("seed", 0): r["metrics"][row.phase][row.metric] for r in res["runs"] if r["piece"] is None and same(r)}
+        for r in res["runs"]:
+            if r["piece"] == row.piece and same(r) and r.get("seed", 0) in main:
+                a, m = r["metrics"][row.phase][row.metric], main[r.get("seed", 0)]
+                worse = (a < m) if row.better == "higher" else (a > m)
+                ax.plot([0, 1], [m, a], "o-", ms=3, lw=1, color="#c0392b" if worse else "#2980b9")
+        ax.axhspan(row.seed_mean - res["n_sd"] * row.seed_sd, row.seed_mean + res["n_sd"] * row.seed_sd, color="k", alpha=0.08)
+        ax.set_xticks([0, 1], ["main", "without"], fontsize=6); ax.set_xlim(-0.3, 1.3); ax.tick_params(labelsize=5.5)
+        ax.set_title(f"−{row.piece}\n{row.metric}{_mark(res, row.scale)}", fontsize=6.5)
+    fig.suptitle("each seed: main run → without the piece (red: worse); grey band: seeds' mean ± 2 sd", fontsize=7)
     fig.tight_layout(); return fig

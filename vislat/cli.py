@@ -56,9 +56,16 @@ def phase_plan(cfg, upto: str="P7", root=None) -> dict[str, str]:
     return out
 
 def dry_run_report(cfg, upto: str="P7", root=None) -> str:
-    "The resolved config, its run directory and `phase_plan`."
+    "The resolved config, its run directory and `phase_plan`; when P7 would train, what its ablation suite still has to train."
     lines = [OmegaConf.to_yaml(cfg), f"run directory: {run_dir(cfg, root)}", "phases:"]
-    return "\n".join(lines + [f"  {p}: {what}" for p, what in phase_plan(cfg, upto, root).items()])
+    plan = phase_plan(cfg, upto, root)
+    lines += [f"  {p}: {what}" for p, what in plan.items()]
+    if plan.get("P7") in ("train", "resume from checkpoint"):
+        from vislat.ablations import suite_plan, suite_todo
+        todo = suite_todo(cfg, root)
+        lines.append(f"  P7 suite: {len(suite_plan(cfg))} runs; still to train: "
+                     + (", ".join(f"{p} ×{n}" for p, n in todo.items()) or "nothing (every phase is cached or reusable)"))
+    return "\n".join(lines)
 
 # %% ../nbs/09_cli.ipynb #f350c5c7
 def run_pipeline(cfg, upto: str="P7", root=None, allow_known_failing: bool=False,

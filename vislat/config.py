@@ -17,8 +17,8 @@ from contextlib import contextmanager
 __all__ = ['PROFILES', 'METRIC_SINKS', 'LatentCfg', 'PriorWeights', 'ModelCfg', 'ContrastiveCfg', 'InvarianceCfg', 'DecoderCfg',
            'RoundTripCfg', 'CopySuppressionCfg', 'DiffusionCfg', 'AblationCfg', 'OptimCfg', 'DataCfg', 'EvalCfg',
            'StepsCfg', 'Config', 'default_profile', 'check_ranges', 'get_config', 'config_dict', 'config_hash',
-           'runs_root', 'run_dir', 'config_from_dict', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
-           'save_json', 'load_json', 'MetricsLog']
+           'runs_root', 'run_dir', 'config_from_dict', 'profile_runs', 'find_run', 'atomic_path', 'atomic_write_bytes',
+           'atomic_write_text', 'save_json', 'load_json', 'MetricsLog']
 
 # %% ../nbs/00d_config.ipynb #689cca4f
 @dataclass
@@ -145,6 +145,8 @@ class AblationCfg:
     piece_upto: dict[str, str] = field(default_factory=dict)  # a piece's own last phase, e.g. {"tv": "P1"} (missing: `upto`)
     piece_scale: dict[str, float] = field(default_factory=dict)  # a piece's own budget, e.g. {"tv": 1.0} (missing: `steps_scale`);
                                      # the main configuration's seeds train at every budget in use
+    piece_seeds: int = 0             # each piece is removed on the first n seeds (0: on every seed, a paired design;
+                                     # 1: on seed 0 alone, a third of the cost but a single noisy run per piece)
 
 @dataclass
 class OptimCfg:
@@ -301,6 +303,7 @@ def check_ranges(cfg: DictConfig, # a merged config
               ("diffusion.lr", cfg.diffusion.lr > 0, "must be > 0"), ("diffusion.encoder_lr", cfg.diffusion.encoder_lr >= 0, "must be >= 0"),
               ("ablation.seeds", cfg.ablation.seeds >= 1, "must be >= 1"),
               ("ablation.steps_scale", cfg.ablation.steps_scale > 0, "must be > 0"),
+              ("ablation.piece_seeds", 0 <= cfg.ablation.piece_seeds <= cfg.ablation.seeds, f"must lie in [0, ablation.seeds={cfg.ablation.seeds}]"),
               ("ablation.piece_scale", all(v > 0 for v in cfg.ablation.piece_scale.values()), "values must be > 0")]
     checks += [(f"steps.{k}", v >= 0, "must be >= 0") for k, v in cfg.steps.items()]
     for key, ok, why in checks:
@@ -368,6 +371,30 @@ def config_from_dict(d: dict) -> DictConfig:
     except OmegaConfBaseException as e: raise _friendly(e, "saved config") from None
     OmegaConf.set_readonly(cfg, True)
     return cfg
+
+# %% ../nbs/00d_config.ipynb #0c9a6cac
+def profile_runs(profile: str, runs: str|Path|None=None) -> list[Path]:
+    "Run directories of `profile` under the runs folder, newest first."
+    return [p.parent for p in sorted(Path(runs or runs_root()).glob(f"{profile}-*/config.json"), key=lambda p: p.stat().st_mtime, reverse=True)]
+
+def find_run(target: str, # a run directory, or a profile name (paper, cpu, smoke): the run its config trains
+             overrides: list|tuple=(), # `key=value` overrides of the profile (profiles only)
+             runs: str|Path|None=None, # runs folder for profiles (default: `runs_root()`)
+            ) -> Path:
+    "The run directory `target` names; `ValueError` naming the problem when there is none."
+    p = Path(target)
+    if target in PROFILES and not (p/"config.json").exists():
+        run = run_dir(get_config(target, overrides), runs)
+        if not (run/"config.json").exists():
+            others = [str(r) for r in profile_runs(target, runs)[:3]]
+            raise ValueError(f"profile '{target}' has no run at {run} yet (train it with `vislat_run --profile {target}`)"
+                             + (f"; runs of this profile from other configs: {', '.join(others)}" if others else ""))
+        return run
+    if overrides: raise ValueError("config overrides (--set) apply to a profile, not to a run directory")
+    if not p.exists():
+        if "/" not in target: raise ValueError(f"'{target}' is neither a run directory nor a profile (profiles: {', '.join(sorted(PROFILES))})")
+        raise ValueError(f"run directory {target} does not exist")
+    return p
 
 # %% ../nbs/00d_config.ipynb #cc4b73ae
 @contextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from fastcore.script import call_parse
 from PIL import Image
-from .config import METRIC_SINKS, MetricsLog, load_json
+from .config import METRIC_SINKS, MetricsLog, load_json, find_run
 from .pipeline import Gate, gate_table
 
 # %% auto #0
@@ -207,11 +207,11 @@ def backfill(run: str|Path, # a run folder runs/<profile>-<hash>
 
 # %% ../nbs/09c_dashboard.ipynb #20792b61
 @call_parse
-def vislat_dashboard(run: str, # run directory runs/<profile>-<hash>
+def vislat_dashboard(run: str, # run directory runs/<profile>-<hash>, or a profile (paper, cpu, smoke) for the run its config trains
                      out: str=None, # event-file root (default: RUN/tb)
                     ):
     "Write TensorBoard event files for a vislat run (metrics, plots, gates) and print how to open them."
-    try: root = backfill(run, out)
+    try: root = backfill(find_run(run), out)
     except ValueError as e:
         print(f"vislat_dashboard: error: {e}", file=sys.stderr); sys.exit(2)
     n = len(list(Path(root).rglob("events.out.tfevents.*")))

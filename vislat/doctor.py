@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 from fastcore.script import call_parse
 from omegaconf import OmegaConf
-from .config import MetricsLog, load_json, get_config, config_dict, Config, save_json
+from .config import MetricsLog, load_json, get_config, config_dict, Config, save_json, find_run
 from .pipeline import Gate, PHASE_MODULES, KNOWN_FAILING, _flat, phase_key
 
 # %% auto #0
@@ -190,10 +190,10 @@ def plant_phase(run: str|Path, # a run folder (created), given `config`
 
 # %% ../nbs/09d_doctor.ipynb #1daaf423
 @call_parse
-def vislat_doctor(run: str, # run directory runs/<profile>-<hash>
+def vislat_doctor(run: str, # run directory runs/<profile>-<hash>, or a profile (paper, cpu, smoke) for the run its config trains
                  ):
     "Diagnose a vislat run from its metrics and print the plan's fixes as a vislat_run command."
-    try: r = load_run(run)
+    try: r = load_run(find_run(run))
     except ValueError as e:
         print(f"vislat_doctor: error: {e}", file=sys.stderr); sys.exit(2)
     print(advice(r))

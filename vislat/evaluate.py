@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 from fastcore.script import call_parse, Param, store_true
-from .config import get_config, run_dir, runs_root, save_json, PROFILES
+from .config import get_config, run_dir, runs_root, save_json, PROFILES, profile_runs, find_run
 from .pipeline import get_phase, is_complete, Gate, KNOWN_FAILING
 from .config import MetricsLog
 from .latent import p1_gate, flat_stats, encode_texts, evalpack, load_encoder
@@ -20,33 +20,18 @@ from .roundtrip import p5_metrics, p5_gate
 from .api import Vislat, run_config
 
 # %% auto #0
-__all__ = ['EVAL_PHASES', 'PHASE_EVALS', 'LOADABLE', 'SAMPLE_HEADERS', 'profile_runs', 'resolve_run', 'select_phases',
-           'load_state', 'eval_p1', 'eval_p2', 'eval_p3', 'eval_p4', 'eval_p5', 'eval_config', 'evaluate_run',
-           'eval_table', 'run_model', 'read_texts', 'texts_report', 'texts_table', 'vislat_eval']
+__all__ = ['EVAL_PHASES', 'PHASE_EVALS', 'LOADABLE', 'SAMPLE_HEADERS', 'resolve_run', 'select_phases', 'load_state', 'eval_p1',
+           'eval_p2', 'eval_p3', 'eval_p4', 'eval_p5', 'eval_config', 'evaluate_run', 'eval_table', 'run_model',
+           'read_texts', 'texts_report', 'texts_table', 'vislat_eval']
 
 # %% ../nbs/09b_eval.ipynb #7c457cf6
-def profile_runs(profile: str, runs: str|Path|None=None) -> list[Path]:
-    "Run directories of `profile` under the runs folder, newest first."
-    return sorted(Path(runs or runs_root()).glob(f"{profile}-*/config.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-
 def resolve_run(target: str, # a run directory, or a profile name (paper, cpu, smoke)
                 overrides: list|tuple=(), # `key=value` overrides of the profile (profiles only)
                 runs: str|Path|None=None, # runs folder for profiles (default: `runs_root()`)
                ) -> tuple[DictConfig, Path]:
-    "The run's config and directory; `ValueError` naming the problem when there is none."
-    p = Path(target)
-    if target in PROFILES and not (p/"config.json").exists():
-        cfg = get_config(target, overrides); run = run_dir(cfg, runs)
-        if not (run/"config.json").exists():
-            others = [str(r.parent) for r in profile_runs(target, runs)[:3]]
-            raise ValueError(f"profile '{target}' has no run at {run} yet (train it with `vislat_run --profile {target}`)"
-                             + (f"; runs of this profile from other configs: {', '.join(others)}" if others else ""))
-        return cfg, run
-    if overrides: raise ValueError("config overrides (--set) apply to a profile, not to a run directory")
-    if not p.exists():
-        if "/" not in target: raise ValueError(f"'{target}' is neither a run directory nor a profile (profiles: {', '.join(sorted(PROFILES))})")
-        raise ValueError(f"run directory {target} does not exist")
-    return run_config(p), p
+    "The run's config and directory (`find_run`); `ValueError` naming the problem when there is none."
+    run = find_run(target, overrides, runs)
+    return run_config(run), run
 
 # %% ../nbs/09b_eval.ipynb #90cfe5c8
 EVAL_PHASES = ("P1", "P2", "P3", "P4", "P5")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from fastcore.script import call_parse
-from .config import load_json, atomic_write_text
+from .config import load_json, atomic_write_text, find_run
 from .pipeline import Gate, gate_html, is_complete, KNOWN_FAILING, PHASE_MODULES
 
 # %% auto #0
@@ -106,11 +106,12 @@ def run_report(run: str|Path, # a run directory runs/<profile>-<hash>
 
 # %% ../nbs/09a_report.ipynb #7d80cc89
 @call_parse
-def vislat_report(run: str, # run directory runs/<profile>-<hash>
+def vislat_report(run: str, # run directory runs/<profile>-<hash>, or a profile (paper, cpu, smoke) for the run its config trains
                   out: str=None, # output HTML file (default: RUN/report.html)
                  ):
     "Write a self-contained HTML report of a vislat run directory."
     try:
+        run = find_run(run)
         page = run_report(run)
         dest = Path(out) if out else Path(run)/"report.html"
         atomic_write_text(dest, page)
