@@ -18,8 +18,8 @@ from .latent import encode_texts, eval_texts
 # %% auto #0
 __all__ = ['PIECES', 'FIRST_PHASE', 'ORDER', 'METRICS', 'N_SD', 'MIN_SD', 'RESOLUTION', 'ALPHA_BINS', 'budget_overrides',
            'piece_scale', 'ablation_config', 'piece_upto', 'suite_plan', 'phase_metrics', 'degradation', 'run_one',
-           'ablation_table', 'ablation_gate', 'train_order', 'run_suite', 'suite_todo', 'results_dir', 'save_results',
-           'load_results', 'train_p7', 'table_frame', 'summary_frame', 'seed_frame', 'plot_degradation',
+           'seed_pairs', 'ablation_table', 'ablation_gate', 'train_order', 'run_suite', 'suite_todo', 'results_dir',
+           'save_results', 'load_results', 'train_p7', 'table_frame', 'summary_frame', 'seed_frame', 'plot_degradation',
            'plot_alpha_hists', 'plot_stat_bars', 'plot_corr_grid', 'plot_pairs']
 
 # %% ../nbs/07_ablations.ipynb #82ede705
@@ -170,6 +170,20 @@ def _origin(pdir: Path) -> dict:
     return {"dir": str(pdir), "seconds": float(d.get("seconds", 0))}
 
 # %% ../nbs/07_ablations.ipynb #cf1fe3b2
+def seed_pairs(runs: list[dict], # results of `run_one`
+               piece: str, scale: float|None, phase: str, metric: str,
+              ) -> list[tuple[float, float, float]]: # per seed: (main, without, worse_by)
+    "Each seed's run without `piece` against the main run of the same seed (same budget and phase); worse_by > 0 when removing the piece made `metric` worse."
+    better = METRICS[metric][0]
+    main = {r.get("seed", 0): r["metrics"][phase][metric] for r in runs if r["piece"] is None and r.get("scale") == scale and phase in r["metrics"]}
+    out = []
+    for r in runs:
+        if r["piece"] == piece and r.get("scale") == scale and phase in r["metrics"] and r.get("seed", 0) in main:
+            a, m = r["metrics"][phase][metric], main[r.get("seed", 0)]
+            # w = m − a when higher is better, a − m when lower is better (positive = worse)
+            out.append((m, a, (m - a) if better == "higher" else (a - m)))
+    return out
+
 def ablation_table(runs: list[dict], # results of `run_one`
                   ) -> list[dict]: # one row per (piece, budget, metric)
     "Each ablation's metrics, averaged over the seeds it was removed on, against the mean ± sd of the main configuration's seeds at the same budget and phase."
@@ -181,14 +195,10 @@ def ablation_table(runs: list[dict], # results of `run_one`
     for (piece, sc, ph), abl in groups.items():
         seeds_ph = [s for s in seeds if s.get("scale") == sc and ph in s["metrics"]]
         if len(seeds_ph) < 2: continue
-        main = {s.get("seed", 0): s["metrics"][ph] for s in seeds_ph}
         for k in abl[0]["metrics"][ph]:
             better, vals = METRICS[k][0], np.array([r["metrics"][ph][k] for r in abl])
             d = degradation(float(vals.mean()), [s["metrics"][ph][k] for s in seeds_ph], better, RESOLUTION.get(k, MIN_SD))
-            # paired view: each seed's run without the piece against the main run of the same seed;
-            # w_s = m_s − a_s when higher is better, a_s − m_s when lower is better (positive = worse)
-            w = np.array([(main[s][k] - a) if better == "higher" else (a - main[s][k])
-                          for a, s in ((r["metrics"][ph][k], r.get("seed", 0)) for r in abl) if s in main])
+            w = np.array([x for *_, x in seed_pairs(runs, piece, sc, ph, k)])      # the paired view (positive = worse)
             rows.append(dict(piece=piece, phase=ph, scale=sc, metric=k, better=better, n_seeds=len(seeds_ph), n_runs=len(vals),
                              value_sd=float(vals.std(ddof=1)) if len(vals) > 1 else float("nan"),
                              n_paired=len(w), worse_paired=int((w > 0).sum()), paired_mean=float(w.mean()) if len(w) else float("nan"),
@@ -398,13 +408,8 @@ def plot_pairs(res: dict):
     if not len(s): return None
     fig, axs = plt.subplots(1, len(s), figsize=(1.35 * len(s), 2.1), dpi=72, squeeze=False)
     for ax, row in zip(axs[0], s.itertuples()):
-        same = lambda r: r.get("scale") == row.scale and row.phase in r["metrics"]
-        main = {r.get("seed", 0): r["metrics"][row.phase][row.metric] for r in res["runs"] if r["piece"] is None and same(r)}
-        for r in res["runs"]:
-            if r["piece"] == row.piece and same(r) and r.get("seed", 0) in main:
-                a, m = r["metrics"][row.phase][row.metric], main[r.get("seed", 0)]
-                worse = (a < m) if row.better == "higher" else (a > m)
-                ax.plot([0, 1], [m, a], "o-", ms=3, lw=1, color="#c0392b" if worse else "#2980b9")
+        for m, a, w in seed_pairs(res["runs"], row.piece, row.scale, row.phase, row.metric):
+            ax.plot([0, 1], [m, a], "o-", ms=3, lw=1, color="#c0392b" if w > 0 else "#2980b9")
         ax.axhspan(row.seed_mean - res["n_sd"] * row.seed_sd, row.seed_mean + res["n_sd"] * row.seed_sd, color="k", alpha=0.08)
         ax.set_xticks([0, 1], ["main", "without"], fontsize=6); ax.set_xlim(-0.3, 1.3); ax.tick_params(labelsize=5.5)
         ax.set_title(f"−{row.piece}\n{row.metric}{_mark(res, row.scale)}", fontsize=6.5)

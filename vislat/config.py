@@ -250,7 +250,8 @@ PROFILES: dict[str, dict] = {
         # round trip no longer kept the meaning (Graph F1 0.06), so the cycle and copy terms had nothing to act on,
         # and jitter's 15 P3 steps did not move the shift robustness it trains. InfoNCE stays at ¼: without it
         # retrieval collapses at any length (R@5 0.10 against 0.99), and its ¼ group costs no more than one
-        # full-length P2 + P3. Beyond the main run the suite trains ≈ 2.5 h here (07_ablations).
+        # full-length P2 + P3. Each piece is removed on every seed (piece_seeds = 0); beyond the main run the suite
+        # trains ≈ 4 h here (07_ablations).
         "ablation": dict(steps_scale=1.0, piece_upto=dict(spec="P1", tv="P1", wav="P1", kurt="P1", infonce="P3", jitter="P3"),
                          piece_scale=dict(infonce=0.25)),
     },

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 from fastcore.script import call_parse, Param, store_true
-from .config import get_config, run_dir, runs_root, save_json, PROFILES, profile_runs, find_run
+from .config import runs_root, save_json, find_run
 from .pipeline import get_phase, is_complete, Gate, KNOWN_FAILING
 from .config import MetricsLog
 from .latent import p1_gate, flat_stats, encode_texts, evalpack, load_encoder
