@@ -71,7 +71,7 @@ class DecoderBlock(nn.Module):
                 u: Tensor, # (B, N, d_mem) memory cells (N = H·W)
                 need_weights: bool=False, # compute the weights explicitly and return them (else None)
                 cache: dict|None=None, # incremental decoding: keys/values of earlier positions, extended in place
-                bias: Tensor|None=None, # (L, N) float added to the cross-attention logits (`anchor_rows`)
+                bias: Tensor|None=None, # (L, N) or (B, L, N) float added to the cross-attention logits (`anchor_rows`)
                ) -> tuple[Tensor, Tensor|None]: # (B, L, d), cross-attention weights (B, heads, L, N)
         q, k, v = rearrange(self.qkv(self.ln1(x)), "b l (three h e) -> three b h l e", three=3, h=self.h)
         T0, L = (cache["k"].shape[2] if cache else 0), x.shape[1]
@@ -89,7 +89,10 @@ class DecoderBlock(nn.Module):
             raise ValueError(f"{x.shape[0]} rows of tokens cannot share {u.shape[0]} memories (needs a multiple)")
         g = x.shape[0] // u.shape[0]
         qu, u1 = rearrange(self.q_mem(self.ln2(x)), "(b g) l (h m) -> b 1 (g h l) m", g=g, h=self.h), u[:, None]
-        if bias is not None: bias = bias.to(qu.dtype).repeat(g * self.h, 1)              # (g·h·L, N)
+        if bias is not None and bias.dim() == 2: bias = bias.to(qu.dtype).repeat(g * self.h, 1)   # (g·h·L, N): every row alike
+        elif bias is not None:                                   # (B, L, N): each row its own (a read position per sequence)
+            bias = rearrange(bias.to(qu.dtype), "(b g) l n -> b 1 g l n", g=g)[:, :, :, None].expand(-1, -1, -1, self.h, -1, -1)
+            bias = rearrange(bias, "b 1 g h l n -> b 1 (g h l) n")
         # cross-attention A_h = softmax((W_k,hᵀ q_h) uᵀ / √dh + b) over the N cells; ū_h = A_h u
         if need_weights:
             s = (qu * self.scale) @ u1.transpose(-1, -2)
