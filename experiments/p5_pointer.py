@@ -151,10 +151,13 @@ def evaluate(ptr, enc, tok, n_eval, k=8, ks=(1, 4, 8), lams=(0.0, 0.5, 1.0)):
             texts = [cands[i * k + j] for i in range(len(held)) for j in range(kk)]
             j = choose(cos[:, :kk], copy_penalty(held, texts, lam)).tolist()
             pick = [texts[i * kk + j[i]] for i in range(len(held))]
-            rows.append({"k": kk, "copy_select": lam, "graph_f1": round(sum(map(safe_graph_f1, pick, src)) / len(src), 4),
+            f1 = list(map(safe_graph_f1, pick, src)); ok = [safe_graph_f1(p, p) == 1.0 for p in pick]   # ok: a valid scene description
+            rows.append({"k": kk, "copy_select": lam, "graph_f1": round(sum(f1) / len(src), 4),
                          "rouge_l": round(sum(map(rouge_l, pick, src)) / len(src), 4),
                          "rt_cos": round(cos[:, :kk].gather(1, torch.tensor(j)[:, None]).mean().item(), 4),
-                         "verbatim": round(sum(p == s for p, s in zip(pick, src)) / len(src), 4)})
+                         "verbatim": round(sum(p == s for p, s in zip(pick, src)) / len(src), 4),
+                         "parse_rate": round(sum(ok) / len(src), 4),
+                         "graph_f1_parsed": round(sum(f for f, o in zip(f1, ok) if o) / max(sum(ok), 1), 4)})
     ptr.train()
     return rows, src, cands
 
