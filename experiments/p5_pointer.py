@@ -16,6 +16,7 @@ Results: nbs/results/p5_pointer_cpu.json, discussed in 05_roundtrip. The runs st
     python experiments/p5_pointer.py runs/cpu-fb753437be --steps 400 --n_eval 200 --save p400.pt
     python experiments/p5_pointer.py runs/cpu-fb753437be --steps 400 --n_eval 200 --widen 2 --save w2.pt
     python experiments/p5_pointer.py runs/cpu-fb753437be --steps 1200 --lr 1e-3 --fixed --widen 1.5 --n_eval 200 --save f1200.pt
+    python experiments/p5_pointer.py runs/cpu-fb753437be --steps 1200 --lr 1e-3 --fixed --widen 2.5 --n_eval 200 --save w25.pt
     python experiments/p5_pointer.py runs/cpu-fb753437be --steps 2000 --lr 7e-4 --fixed --widen 1.5 --init f1200.pt --seed 1 --eval_every 500 --save f3200.pt
     python experiments/p5_pointer.py runs/cpu-fb753437be --steps 2000 --lr 5e-4 --fixed --widen 1.5 --init f3200.pt --seed 2 --eval_every 500 --save f5200.pt
 
