@@ -22,14 +22,16 @@ Results: nbs/results/p5_pointer_cpu.json, discussed in 05_roundtrip. The runs st
 
 (`--steps 0 --init f3200.pt --fixed --widen 1.5` re-evaluates a checkpoint and adds the teacher-forced diagnosis.)
 """
-import argparse, copy, json, os, random, tempfile, time
+import argparse, copy, json, random, time
+from collections import Counter
 from pathlib import Path
 import torch, torch.nn.functional as F
 from torch import nn
 from vislat.api import run_config
 from vislat.pipeline import ensure
-from vislat.decoder import latent_and_z, safe_graph_f1
-from vislat.roundtrip import round_trip_cos, choose, copy_penalty
+from vislat.config import atomic_write_text
+from vislat.decoder import latent_and_z, safe_graph_f1, content_token_mask
+from vislat.roundtrip import round_trip_cos, choose, copy_penalty, top_p_pick
 from vislat.latent import evalpack
 from vislat.checker import rouge_l
 from vislat.domain import (normalize_text, sample_realisations, render, copy_realisation, N_INDEF, COUNT_DETS,
@@ -100,9 +102,9 @@ def pairs(rs, rng, tok, fixed=False):
     return src, tgt, sid, smask, tid, tmask, rows, adv
 
 @torch.no_grad()
-def sample(ptr, V, z, k, top_p, gen, max_len, greedy_adv=True):
-    "k samples per latent: tokens by nucleus sampling, the pointer by the advance head."
-    d = ptr.dec; B = V.shape[0]; BK = B * k
+def sample(ptr, V, z, k, top_p, gen, max_len):
+    "k samples per latent: tokens by nucleus sampling, the pointer by the advance head's most likely step."
+    d, pick = ptr.dec, top_p_pick(top_p, gen); BK = V.shape[0] * k
     mem = d.mem(V); caches = [{} for _ in d.blocks]
     x = d.z_in(z + ptr.shift).repeat_interleave(k, 0)[:, None] + d.pos.weight[:1]
     for b, c in zip(d.blocks, caches): x = b(x, mem, cache=c)[0]        # the z-token reads without a bias (anchor row 0)
@@ -113,20 +115,14 @@ def sample(ptr, V, z, k, top_p, gen, max_len, greedy_adv=True):
         bias = d.anchor[ptr_at.clamp(0, d.max_len)][:, None] / ptr.widen ** 2
         for b, c in zip(d.blocks, caches): x = b(x, mem, cache=c, bias=bias)[0]
         h = d.ln_f(x[:, 0]); lg = ptr.logits(h)
-        p, idx = lg.softmax(-1).sort(-1, descending=True); p = p * ((p.cumsum(-1) - p) < top_p)
-        y = idx.gather(-1, torch.multinomial(p, 1, generator=gen))[:, 0]
-        y = torch.where(done, torch.full_like(y, PAD_ID), y)
-        al = ptr.advance(h, y)
-        step = al.argmax(-1) if greedy_adv else torch.multinomial(al.softmax(-1), 1, generator=gen)[:, 0]
-        ptr_at = ptr_at + step; out.append(y); done |= y == EOS_ID
+        y = torch.where(done, torch.full_like(ptr_at, PAD_ID), pick(lg))
+        ptr_at = ptr_at + ptr.advance(h, y).argmax(-1); out.append(y); done |= y == EOS_ID
         if done.all(): break
     return torch.stack(out, 1)
 
 @torch.no_grad()
 def diagnose(ptr, enc, tok, fixed, n=200, seed=5):
     "Teacher-forced view of the errors on held-out pairs: accuracy with V and with V zeroed, whole-sentence and whole-pointer accuracy, the most missed tokens."
-    from collections import Counter
-    from vislat.decoder import content_token_mask
     ptr.eval(); rng = random.Random(seed); rs = [r for _, r in sample_realisations(n, rng, "heldout")]
     _, _, sid, smask, tid, tmask, rows, adv = pairs(rs, rng, tok, fixed)
     V, z = latent_and_z(enc, sid, smask); t, tm, am = tid[:, 1:], tmask[:, 1:], adv != -100
@@ -139,6 +135,12 @@ def diagnose(ptr, enc, tok, fixed, n=200, seed=5):
         if name == "V": out["most_missed"] = Counter(tok.hf.id_to_token(int(x)).lstrip("Ġ") for x in t[~ok & tm]).most_common(12)
     ptr.train()
     return out
+
+def merge_result(out: Path, key: str, value):
+    "Store `value` under `key` in the results file `out`, keeping the other entries (written atomically)."
+    allres = json.loads(out.read_text()) if out.exists() else {}
+    allres[key] = value
+    atomic_write_text(out, json.dumps(allres, indent=1, ensure_ascii=False))
 
 def evaluate(ptr, enc, tok, n_eval, k=8, ks=(1, 4, 8), lams=(0.0, 0.5, 1.0)):
     "Graph F1, ROUGE-L, round-trip cosine and verbatim share of the best of k samples per held-out sentence."
@@ -175,7 +177,6 @@ if __name__ == "__main__":
     ap.add_argument("--copy_reads", action="store_true", help="only measure how well the P4 decoder reads each kind of word back (teacher-forced)")
     a = ap.parse_args()
     if a.copy_reads:                                           # which words does V give back, when the decoder copies?
-        from collections import Counter
         cfg = run_config(a.run); p4 = ensure("P4", cfg, Path(a.run).parent, verbose=False)
         enc, dec, tok, held = p4["encoder"].eval(), p4["decoder"].eval(), p4["tokenizer"], evalpack().texts_a()[:500]
         ids, mask = tok.encode(held); tot, bad = Counter(), Counter()
@@ -190,9 +191,7 @@ if __name__ == "__main__":
                   "shape nouns with one form": "cylinder cylinders cone cones pyramid pyramids".split()}
         res = {g: {"tokens": sum(tot[w] for w in ws), "accuracy": 1 - sum(bad[w] for w in ws) / sum(tot[w] for w in ws)} for g, ws in groups.items()}
         res["all tokens"] = {"tokens": sum(tot.values()), "accuracy": 1 - sum(bad.values()) / sum(tot.values())}
-        print(res); out = Path(a.out); allres = json.loads(out.read_text()) if out.exists() else {}; allres["p4_copy_reads"] = res
-        with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".tmp") as f: json.dump(allres, f, indent=1, ensure_ascii=False)
-        os.replace(f.name, out); raise SystemExit
+        print(res); merge_result(Path(a.out), "p4_copy_reads", res); raise SystemExit
     if a.targets_only:                                         # how far the targets move, in the gate's own measures
         from vislat.domain import realisation_graph
         out, rng, res = Path(a.out), random.Random(0), {}
@@ -202,9 +201,7 @@ if __name__ == "__main__":
             rl = [rouge_l(render(y), render(r)) for r, y in zip(rs, ys)]
             res["fixed" if fixed else "random"] = {"rouge_l": sum(rl) / len(rl), "share_rouge_ok": sum(v <= 0.55 for v in rl) / len(rl),
                 "graph_f1": sum(safe_graph_f1(render(y), render(r)) for r, y in zip(rs, ys)) / len(rs)}
-        print(res); allres = json.loads(out.read_text()) if out.exists() else {}; allres["targets"] = res
-        with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".tmp") as f: json.dump(allres, f, indent=1)
-        os.replace(f.name, out); raise SystemExit
+        print(res); merge_result(out, "targets", res); raise SystemExit
     torch.manual_seed(a.seed); rng = random.Random(a.seed)
     cfg = run_config(a.run); p4 = ensure("P4", cfg, Path(a.run).parent, verbose=False)
     enc, tok = p4["encoder"].eval().requires_grad_(False), p4["tokenizer"]
@@ -234,12 +231,8 @@ if __name__ == "__main__":
     diagnosis = diagnose(ptr, enc, tok, a.fixed); print(diagnosis, flush=True)
     for r in rows: print(r, flush=True)
     for i in range(8): print(src[i], " || ", cands[i * k])
-    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     res = {"run": str(a.run), "steps": a.steps, "batch": a.batch, "train_seconds": round(train_s), "eval_seconds": round(time.time() - t1),
            "final_ce": ce.item() if a.steps else None, "final_adv": ce_adv.item() if a.steps else None, "n_eval": len(src), "rows": rows, "curve": curve, "init": a.init, "widen": a.widen, "fixed": a.fixed, "lr": a.lr,
            "samples": [[x, cands[i * k]] for i, x in enumerate(src[:20])], "diagnosis": diagnosis}
     name = a.name or f"{'fixed' if a.fixed else 'random'} widen {a.widen} {a.steps} steps" + (f" from {Path(a.init).name}" if a.init else "")
-    allres = json.loads(out.read_text()) if out.exists() else {}
-    allres[name] = res
-    with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".tmp") as f: json.dump(allres, f, indent=1)
-    os.replace(f.name, out)
+    merge_result(Path(a.out), name, res)

@@ -10,6 +10,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
+import einops
 from einops import rearrange
 from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file
@@ -91,8 +92,7 @@ class DecoderBlock(nn.Module):
         qu, u1 = rearrange(self.q_mem(self.ln2(x)), "(b g) l (h m) -> b 1 (g h l) m", g=g, h=self.h), u[:, None]
         if bias is not None and bias.dim() == 2: bias = bias.to(qu.dtype).repeat(g * self.h, 1)   # (g·h·L, N): every row alike
         elif bias is not None:                                   # (B, L, N): each row its own (a read position per sequence)
-            bias = rearrange(bias.to(qu.dtype), "(b g) l n -> b 1 g l n", g=g)[:, :, :, None].expand(-1, -1, -1, self.h, -1, -1)
-            bias = rearrange(bias, "b 1 g h l n -> b 1 (g h l) n")
+            bias = einops.repeat(bias.to(qu.dtype), "(b g) l n -> b 1 (g h l) n", g=g, h=self.h)
         # cross-attention A_h = softmax((W_k,hᵀ q_h) uᵀ / √dh + b) over the N cells; ū_h = A_h u
         if need_weights:
             s = (qu * self.scale) @ u1.transpose(-1, -2)
