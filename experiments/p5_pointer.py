@@ -19,6 +19,7 @@ Results: nbs/results/p5_pointer_cpu.json, discussed in 05_roundtrip. The runs st
     python experiments/p5_pointer.py runs/cpu-fb753437be --steps 1200 --lr 1e-3 --fixed --widen 2.5 --n_eval 200 --save w25.pt
     python experiments/p5_pointer.py runs/cpu-fb753437be --steps 2000 --lr 7e-4 --fixed --widen 1.5 --init f1200.pt --seed 1 --eval_every 500 --save f3200.pt
     python experiments/p5_pointer.py runs/cpu-fb753437be --steps 2000 --lr 5e-4 --fixed --widen 1.5 --init f3200.pt --seed 2 --eval_every 500 --save f5200.pt
+    python experiments/p5_pointer.py runs/cpu-fb753437be --steps 2000 --lr 4e-4 --fixed --widen 1.5 --init f5200.pt --seed 3 --eval_every 1000 --save f7200.pt --name 'fixed rewrite, read σ ×1.5, 1200 + 2000 + 2000 + 2000 steps'
 
 (`--steps 0 --init f3200.pt --fixed --widen 1.5` re-evaluates a checkpoint and adds the teacher-forced diagnosis.)
 """

@@ -18,14 +18,14 @@ from .encoder import build_encoder, count_params
 from .latent import prior_terms, step_rng, evalpack
 from .contrast import contrast_cfg, scene_batches, p2_loss, texts_per_scene
 from .jitter import p3_loss
-from .decoder import Decoder, p4_loss, latent_and_z, greedy_decode
+from .decoder import Decoder, FixedLength, p4_loss, latent_and_z, greedy_decode
 from .roundtrip import paraphrase
 from .train import pick_device, make_optimizer, time_fn, count_flops, matmul_rate, sync, peak_rss_mib
 
 # %% auto #0
 __all__ = ['WORKLOADS', 'WORKLOAD_NAMES', 'COMPARE_LATENT', 'parse_latent', 'latent_name', 'bench_config', 'train_step_bench',
-           'infer_bench', 'FixedLength', 'mean_tokens', 'micro_batch', 'sentence_batch', 'baseline_encoder',
-           'run_workload', 'run_isolated', 'bench', 'bench_table', 'vislat_bench']
+           'infer_bench', 'generated_tokens', 'micro_batch', 'sentence_batch', 'baseline_encoder', 'run_workload',
+           'run_isolated', 'bench', 'bench_table', 'vislat_bench']
 
 # %% ../nbs/07a_bench.ipynb #2d6963c3
 def parse_latent(s: str, # "HxWxC", e.g. "48x48x8"
@@ -79,25 +79,10 @@ def infer_bench(fn: Callable, # fn() runs the workload once (under no_grad)
     t = time_fn(run, repeats, warmup=0, device=dev)
     return {"sentences": sentences, "step_ms": 1e3 * t, "sentences_per_s": sentences / t, "GFLOP": flops / 1e9}
 
-# %% ../nbs/07a_bench.ipynb #6c467189
-class FixedLength(nn.Module):
-    "A decoder for benchmarks: `dec`, but every sequence ends (EOS) after `n` generated tokens."
-    def __init__(self, dec: nn.Module, # a `Decoder` (start/step interface)
-                 n: int, # tokens generated, EOS included
-                ):
-        super().__init__(); self.dec, self.n = dec, n
-    def start(self, V: Tensor, z: Tensor) -> dict:
-        state = self.dec.start(V, z); state["emitted"] = 0; return state
-    def repeat(self, state: dict, k: int) -> dict: return self.dec.repeat(state, k)
-    def step(self, ids: Tensor, state: dict) -> Tensor: # (B, L, vocab)
-        logits = self.dec.step(ids, state); state["emitted"] += 1
-        if state["emitted"] >= self.n:                     # only EOS is possible now
-            logits = torch.full_like(logits, float("-inf")); logits[..., EOS_ID] = 0.
-        return logits
-
-def mean_tokens(tok: Tokenizer, texts: list[str]) -> int:
-    "Mean tokenised length of `texts`, BOS and EOS included."
-    return round(float(tok.encode(texts)[1].sum(1).float().mean()))
+# %% ../nbs/07a_bench.ipynb #6c467190
+def generated_tokens(tok: Tokenizer, texts: list[str]) -> Tensor: # (B,) int64
+    "Tokens a decoder generates to write each of `texts`: its tokenised length after BOS, EOS included."
+    return tok.encode(texts)[1].sum(1) - 1
 
 # %% ../nbs/07a_bench.ipynb #33d4a953
 WORKLOADS = ("baseline", "P1", "P2", "P3", "P4", "greedy", "paraphrase")
@@ -132,7 +117,7 @@ def _encoder(cfg, tok): return build_encoder(cfg, tok.vocab_size, calibrate=Fals
 def _decoding(cfg, tok, k: int|None):
     "Models, held-out latents and the call that decodes (greedy when k is None, else best-of-k paraphrases)."
     enc, dec = _encoder(cfg, tok).eval(), Decoder(cfg, tok).to(pick_device(cfg)).eval()
-    texts = evalpack().texts_a()[:micro_batch(cfg)]; fixed = FixedLength(dec, mean_tokens(tok, texts) - 1)
+    texts = evalpack().texts_a()[:micro_batch(cfg)]; fixed = FixedLength(dec, generated_tokens(tok, texts).to(pick_device(cfg)))
     if k is not None: return (lambda: paraphrase(enc, fixed, tok, texts, k, cfg.round_trip.top_p)), len(texts)
     ids, mask = (t.to(pick_device(cfg)) for t in tok.encode(texts))
     V, z = latent_and_z(enc, ids, mask)

@@ -25,12 +25,12 @@ from .latent import step_rng, sentence_batches, evalpack, encode_texts
 from .train import fit, pick_device, time_fn, matmul_rate, load_weights
 
 # %% auto #0
-__all__ = ['POS_CHANNELS', 'ORACLE_MEMORIES', 'GridMemory', 'DecoderBlock', 'anchor_rows', 'Decoder', 'latent_and_z',
-           'teacher_forcing_ce', 'IgnoreV', 'p4_loss', 'content_token_mask', 'shuffle_cells', 'attention_entropy',
-           'token_metrics', 'eval_latents', 'p4_metrics', 'decode', 'greedy_decode', 'reconstruct', 'safe_graph_f1',
-           'reconstruction_report', 'attention_maps', 'plot_attention', 'p4_gate', 'p4_eval', 'p4_plots', 'decoder_lr',
-           'train_decoder', 'load_decoder', 'train_p4', 'content_accuracy_ceiling', 'TokenMemory', 'oracle_text',
-           'train_oracle', 'oracle_report', 'latent_dims']
+__all__ = ['POS_CHANNELS', 'ORACLE_MEMORIES', 'GridMemory', 'extend_cache', 'DecoderBlock', 'anchor_rows', 'Decoder',
+           'latent_and_z', 'teacher_forcing_ce', 'IgnoreV', 'p4_loss', 'content_token_mask', 'shuffle_cells',
+           'attention_entropy', 'token_metrics', 'eval_latents', 'p4_metrics', 'decode', 'greedy_decode', 'reconstruct',
+           'FixedLength', 'safe_graph_f1', 'reconstruction_report', 'attention_maps', 'plot_attention', 'p4_gate',
+           'p4_eval', 'p4_plots', 'decoder_lr', 'train_decoder', 'load_decoder', 'train_p4', 'content_accuracy_ceiling',
+           'TokenMemory', 'oracle_text', 'train_oracle', 'oracle_report', 'latent_dims']
 
 # %% ../nbs/04_decoder.ipynb #174dd43d
 POS_CHANNELS = 16   # r: width of the learned position code per cell
@@ -54,6 +54,20 @@ class GridMemory(nn.Module):
         # u_yx = [f(V)[:, y, x]; P[y, x]],  f = identity or conv3×3 ∘ GELU ∘ conv3×3
         return torch.cat([rearrange(self.stem(V), "b c h w -> b (h w) c"), self.pos.expand(B, -1, -1)], -1)
 
+# %% ../nbs/04_decoder.ipynb #5a21c0e2
+def extend_cache(cache: dict, # {"k", "v": (B, h, capacity, e) buffers, "n": positions held}; empty at the start
+                 k: Tensor, v: Tensor, # (B, h, L, e) this call's keys and values
+                ) -> tuple[Tensor, Tensor]: # (B, h, n + L, e) every key and value so far (views of the buffers)
+    "Append keys/values to `cache` in place, doubling its buffers when they are full."
+    n, L = cache.get("n", 0), k.shape[2]
+    if n + L > (cache["k"].shape[2] if n else 0):
+        for key, new in (("k", k), ("v", v)):
+            buf = new.new_empty(*new.shape[:2], max(2 * (n + L), 16), new.shape[3])
+            if n: buf[:, :, :n] = cache[key][:, :, :n]
+            cache[key] = buf
+    cache["k"][:, :, n:n + L], cache["v"][:, :, n:n + L], cache["n"] = k, v, n + L
+    return cache["k"][:, :, :n + L], cache["v"][:, :, :n + L]
+
 # %% ../nbs/04_decoder.ipynb #43c87667
 class DecoderBlock(nn.Module):
     "Pre-LN block: x ← x + SelfAttn_causal(LN x); x ← x + CrossAttn(LN x, cells u); x ← x + FFN(LN x)."
@@ -75,10 +89,8 @@ class DecoderBlock(nn.Module):
                 bias: Tensor|None=None, # (L, N) or (B, L, N) float added to the cross-attention logits (`anchor_rows`)
                ) -> tuple[Tensor, Tensor|None]: # (B, L, d), cross-attention weights (B, heads, L, N)
         q, k, v = rearrange(self.qkv(self.ln1(x)), "b l (three h e) -> three b h l e", three=3, h=self.h)
-        T0, L = (cache["k"].shape[2] if cache else 0), x.shape[1]
-        if cache is not None:
-            if T0: k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
-            cache["k"], cache["v"] = k, v
+        T0, L = (cache.get("n", 0) if cache else 0), x.shape[1]
+        if cache is not None: k, v = extend_cache(cache, k, v)
         # causal self-attention: softmax(QKᵀ/√dh + M_causal) V; new query i sees the T0 cached keys and new keys ≤ i
         M = torch.ones(L, T0 + L, dtype=torch.bool, device=x.device).tril(T0) if T0 and L > 1 else None
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=M, is_causal=(T0 == 0), dropout_p=self.dropout if self.training else 0.)
@@ -171,7 +183,16 @@ class Decoder(nn.Module):
                k: int, # rows per latent
               ) -> dict:
         "The state for decoding every latent k times (rows b·k … b·k + k − 1): the caches repeated, V's memory shared."
-        return {**state, "caches": [{key: v.repeat_interleave(k, 0) for key, v in c.items()} for c in state["caches"]]}
+        return {**state, "caches": [{key: v.repeat_interleave(k, 0) if torch.is_tensor(v) else v for key, v in c.items()}
+                                    for c in state["caches"]]}
+
+    def select(self, state: dict, # from `start` (or `repeat`)
+               latents: Tensor, # (B',) int64 the latents kept: rows of V's memory
+               rows: Tensor, # (B'·g,) int64 their sequences: rows of the caches, g per latent, in order
+              ) -> dict:
+        "The state of some sequences only: `decode` drops the latents whose sequences have all ended."
+        return {**state, "mem": state["mem"][latents],
+                "caches": [{key: v[rows] if torch.is_tensor(v) else v for key, v in c.items()} for c in state["caches"]]}
 
     def _feed(self, x: Tensor, state: dict) -> Tensor:
         t, L = state["t"], x.shape[1]
@@ -304,14 +325,23 @@ def decode(dec: nn.Module, # Decoder
     state = dec.start(V, z)
     if repeat > 1: state = dec.repeat(state, repeat)                    # V's memory is built once and shared
     B, dev = V.shape[0] * repeat, V.device
-    nxt = torch.full((B,), BOS_ID, dtype=torch.long, device=dev); out = [nxt]
+    out = torch.full((B, max_len), PAD_ID, dtype=torch.long, device=dev); out[:, 0] = BOS_ID
+    live, nxt = torch.arange(B, device=dev), out[:, 0]                  # live: the rows of `out` still decoded
     done = torch.zeros(B, dtype=torch.bool, device=dev)
-    for _ in range(max_len - 1):
-        nxt = pick(dec.step(nxt[:, None], state)[:, -1].float())
+    # pick among the ids the decoder can emit (the rest have p = 0): the same choice, on a quarter of the vocabulary
+    ids = getattr(dec, "allowed", torch.ones(0, dtype=torch.bool)).nonzero()[:, 0].to(dev)
+    for t in range(1, max_len):
+        logits = dec.step(nxt[:, None], state)[:, -1].float()
+        nxt = ids[pick(logits[:, ids])] if len(ids) else pick(logits)
         nxt = torch.where(done, torch.full_like(nxt, PAD_ID), nxt)
-        out.append(nxt); done |= nxt == EOS_ID
-        if done.all(): break
-    return torch.stack(out, 1)
+        out[live, t] = nxt; done |= nxt == EOS_ID
+        if done.all(): return out[:, :t + 1]
+        # drop the latents whose sequences have all ended, once they are an eighth of those decoded
+        ended = done.view(-1, repeat).all(1)
+        if 8 * int(ended.sum()) >= len(ended):
+            kept = (~ended).nonzero()[:, 0]; rows = (kept[:, None] * repeat + torch.arange(repeat, device=dev)).flatten()
+            state, live, nxt, done = dec.select(state, kept, rows), live[rows], nxt[rows], done[rows]
+    return out
 
 @torch.no_grad()
 def greedy_decode(dec: nn.Module, # Decoder
@@ -333,6 +363,27 @@ def reconstruct(dec: nn.Module, encoder: nn.Module, tok: Tokenizer,
         V, z = latent_and_z(encoder, ids.to(dev), mask.to(dev))
         out += tok.decode(greedy_decode(dec, V, z, tok.max_len))
     return out
+
+# %% ../nbs/04_decoder.ipynb #5a21c0f2
+class FixedLength(nn.Module):
+    "`dec`, but the sequences of latent b end (EOS) after `n[b]` generated tokens: for tests and benchmarks."
+    def __init__(self, dec: nn.Module, # a `Decoder` (start/step/repeat/select)
+                 n: int|Tensor, # tokens generated per sequence, EOS included: one for all, or (B,) int64 per latent
+                ):
+        super().__init__(); self.dec, self.n = dec, n
+    @property
+    def allowed(self) -> Tensor: return self.dec.allowed
+    def start(self, V: Tensor, z: Tensor) -> dict:
+        return {**self.dec.start(V, z), "emitted": 0, "n": torch.as_tensor(self.n, device=V.device).expand(len(V))}
+    def repeat(self, state: dict, k: int) -> dict: return {**self.dec.repeat(state, k), "n": state["n"].repeat_interleave(k)}
+    def select(self, state: dict, latents: Tensor, rows: Tensor) -> dict:
+        return {**self.dec.select(state, latents, rows), "n": state["n"][rows]}
+    def step(self, ids: Tensor, state: dict) -> Tensor: # (B, L, vocab)
+        logits = self.dec.step(ids, state); state["emitted"] += ids.shape[1]
+        # a sequence that has generated n − 1 tokens can only end: ℓ = −∞ but for EOS
+        end = state["emitted"] >= state["n"]
+        logits[end] = float("-inf"); logits[end, :, EOS_ID] = 0.
+        return logits
 
 # %% ../nbs/04_decoder.ipynb #51a2e518
 def safe_graph_f1(a: str, b: str) -> float:
