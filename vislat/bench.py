@@ -24,8 +24,8 @@ from .train import pick_device, make_optimizer, time_fn, count_flops, matmul_rat
 
 # %% auto #0
 __all__ = ['WORKLOADS', 'WORKLOAD_NAMES', 'COMPARE_LATENT', 'parse_latent', 'latent_name', 'bench_config', 'train_step_bench',
-           'infer_bench', 'generated_tokens', 'micro_batch', 'sentence_batch', 'baseline_encoder', 'run_workload',
-           'run_isolated', 'bench', 'bench_table', 'vislat_bench']
+           'infer_bench', 'micro_batch', 'sentence_batch', 'baseline_encoder', 'run_workload', 'run_isolated', 'bench',
+           'bench_table', 'vislat_bench']
 
 # %% ../nbs/07a_bench.ipynb #2d6963c3
 def parse_latent(s: str, # "HxWxC", e.g. "48x48x8"
@@ -79,11 +79,6 @@ def infer_bench(fn: Callable, # fn() runs the workload once (under no_grad)
     t = time_fn(run, repeats, warmup=0, device=dev)
     return {"sentences": sentences, "step_ms": 1e3 * t, "sentences_per_s": sentences / t, "GFLOP": flops / 1e9}
 
-# %% ../nbs/07a_bench.ipynb #6c467190
-def generated_tokens(tok: Tokenizer, texts: list[str]) -> Tensor: # (B,) int64
-    "Tokens a decoder generates to write each of `texts`: its tokenised length after BOS, EOS included."
-    return tok.encode(texts)[1].sum(1) - 1
-
 # %% ../nbs/07a_bench.ipynb #33d4a953
 WORKLOADS = ("baseline", "P1", "P2", "P3", "P4", "greedy", "paraphrase")
 WORKLOAD_NAMES = {"baseline": "nn.TransformerEncoder step (same size)", "P1": "encoder training, image priors (P1)",
@@ -117,9 +112,9 @@ def _encoder(cfg, tok): return build_encoder(cfg, tok.vocab_size, calibrate=Fals
 def _decoding(cfg, tok, k: int|None):
     "Models, held-out latents and the call that decodes (greedy when k is None, else best-of-k paraphrases)."
     enc, dec = _encoder(cfg, tok).eval(), Decoder(cfg, tok).to(pick_device(cfg)).eval()
-    texts = evalpack().texts_a()[:micro_batch(cfg)]; fixed = FixedLength(dec, generated_tokens(tok, texts).to(pick_device(cfg)))
+    texts = evalpack().texts_a()[:micro_batch(cfg)]; ids, mask = (t.to(pick_device(cfg)) for t in tok.encode(texts))
+    fixed = FixedLength(dec, mask.sum(1) - 1)                          # each sequence as long as its input (BOS not generated)
     if k is not None: return (lambda: paraphrase(enc, fixed, tok, texts, k, cfg.round_trip.top_p)), len(texts)
-    ids, mask = (t.to(pick_device(cfg)) for t in tok.encode(texts))
     V, z = latent_and_z(enc, ids, mask)
     return (lambda: greedy_decode(fixed, V, z, tok.max_len)), len(texts)
 

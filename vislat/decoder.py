@@ -183,16 +183,19 @@ class Decoder(nn.Module):
                k: int, # rows per latent
               ) -> dict:
         "The state for decoding every latent k times (rows b·k … b·k + k − 1): the caches repeated, V's memory shared."
-        return {**state, "caches": [{key: v.repeat_interleave(k, 0) if torch.is_tensor(v) else v for key, v in c.items()}
-                                    for c in state["caches"]]}
+        return {**state, "caches": self._map_caches(state, lambda v: v.repeat_interleave(k, 0))}
 
     def select(self, state: dict, # from `start` (or `repeat`)
                latents: Tensor, # (B',) int64 the latents kept: rows of V's memory
                rows: Tensor, # (B'·g,) int64 their sequences: rows of the caches, g per latent, in order
               ) -> dict:
         "The state of some sequences only: `decode` drops the latents whose sequences have all ended."
-        return {**state, "mem": state["mem"][latents],
-                "caches": [{key: v[rows] if torch.is_tensor(v) else v for key, v in c.items()} for c in state["caches"]]}
+        return {**state, "mem": state["mem"][latents], "caches": self._map_caches(state, lambda v: v[rows])}
+
+    @staticmethod
+    def _map_caches(state: dict, f: Callable) -> list[dict]:
+        "Every layer's cache with `f` applied to its tensors (the keys and values; the position count is kept)."
+        return [{key: f(v) if torch.is_tensor(v) else v for key, v in c.items()} for c in state["caches"]]
 
     def _feed(self, x: Tensor, state: dict) -> Tensor:
         t, L = state["t"], x.shape[1]
@@ -329,10 +332,10 @@ def decode(dec: nn.Module, # Decoder
     live, nxt = torch.arange(B, device=dev), out[:, 0]                  # live: the rows of `out` still decoded
     done = torch.zeros(B, dtype=torch.bool, device=dev)
     # pick among the ids the decoder can emit (the rest have p = 0): the same choice, on a quarter of the vocabulary
-    ids = getattr(dec, "allowed", torch.ones(0, dtype=torch.bool)).nonzero()[:, 0].to(dev)
+    ids = dec.allowed.nonzero()[:, 0].to(dev)
     for t in range(1, max_len):
         logits = dec.step(nxt[:, None], state)[:, -1].float()
-        nxt = ids[pick(logits[:, ids])] if len(ids) else pick(logits)
+        nxt = ids[pick(logits[:, ids])]
         nxt = torch.where(done, torch.full_like(nxt, PAD_ID), nxt)
         out[live, t] = nxt; done |= nxt == EOS_ID
         if done.all(): return out[:, :t + 1]
