@@ -16,7 +16,7 @@ from .tokenizer import Tokenizer, train_tokenizer, EOS_ID
 from .domain import sample_sentences
 from .encoder import build_encoder, count_params
 from .latent import prior_terms, step_rng, evalpack
-from .contrast import contrast_cfg, scene_batches, p2_loss, texts_per_scene
+from .contrast import contrast_cfg, scene_batches, p2_loss, texts_per_scene, with_reader
 from .jitter import p3_loss
 from .decoder import Decoder, FixedLength, p4_loss, latent_and_z, greedy_decode
 from .roundtrip import paraphrase
@@ -82,7 +82,7 @@ def infer_bench(fn: Callable, # fn() runs the workload once (under no_grad)
 # %% ../nbs/07a_bench.ipynb #33d4a953
 WORKLOADS = ("baseline", "P1", "P2", "P3", "P4", "greedy", "paraphrase")
 WORKLOAD_NAMES = {"baseline": "nn.TransformerEncoder step (same size)", "P1": "encoder training, image priors (P1)",
-                  "P2": "encoder training, InfoNCE + priors (P2)", "P3": "encoder training, + jitter invariance (P3)",
+                  "P2": "encoder + reader training, InfoNCE + priors + L_dec (P2)", "P3": "encoder + reader training, + jitter invariance (P3)",
                   "P4": "decoder training (P4)", "greedy": "greedy decoding, KV cache", "paraphrase": "paraphrase, best of k = 4"}
 
 def micro_batch(cfg: DictConfig) -> int:
@@ -133,7 +133,7 @@ def run_workload(name: str, # one of `WORKLOADS`
         loss = (lambda m, b, s: {"ms": m(*b).float().pow(2).mean()}) if name == "baseline" else (lambda m, b, s: prior_terms(m(*b), cfg))
         r = train_step_bench(model, loss, sentence_batch(cfg, tok, n), cfg, n, repeats)
     elif name in ("P2", "P3"):
-        model, scenes = _encoder(cfg, tok), micro_batch(tcfg)
+        model, scenes = with_reader(_encoder(cfg, tok), None, tcfg, tok)[0].to(dev), micro_batch(tcfg)   # with its reader, as P2/P3 train
         batch = scene_batches(tcfg, tok, name)(0, 0, scenes)
         r = train_step_bench(model, (p2_loss if name == "P2" else p3_loss)(tcfg), batch, tcfg, scenes * texts_per_scene(tcfg), repeats)
     elif name == "P4":

@@ -36,23 +36,35 @@ __all__ = ['POS_CHANNELS', 'ORACLE_MEMORIES', 'GridMemory', 'extend_cache', 'Dec
 POS_CHANNELS = 16   # r: width of the learned position code per cell
 
 class GridMemory(nn.Module):
-    "V (B, C, H, W) → cells u (B, H·W, m + r): each cell's features (V's channels, or a conv stem's) beside a learned 2-D position code."
+    "V (B, C, H, W) → cells u (B, h·w, m + r): each cell's features (V's channels, or a conv stem's) beside a learned 2-D position code."
     def __init__(self, C: int, # channels of V
                  H: int, W: int, # grid size
                  r: int=POS_CHANNELS, # position-code channels (multiple of 4)
                  stem: int=0, # width m of a 2-layer 3×3 conv stem (0: m = C, V's channels as they are)
+                 stride: int=1, # the stem's second conv steps by this: h, w = H/stride, W/stride cells (1: a cell per grid cell)
                 ):
         super().__init__()
-        self.C, self.H, self.W, self.width = C, H, W, (stem or C) + r
-        self.stem = nn.Sequential(nn.Conv2d(C, stem, 3, padding=1), nn.GELU(), nn.Conv2d(stem, stem, 3, padding=1)) if stem else nn.Identity()
-        self.pos = nn.Parameter(rearrange(sincos_map(r, H, W), "r h w -> 1 (h w) r").clone())
+        if stride > 1 and not stem: raise ValueError(f"a cell stride of {stride} needs a conv stem (stem > 0)")
+        if H % stride or W % stride: raise ValueError(f"a cell stride of {stride} does not divide the grid {H}×{W}")
+        self.C, self.H, self.W, self.width, self.stride = C, H, W, (stem or C) + r, stride
+        self.cells = (H // stride, W // stride)                 # (h, w): the grid the decoder reads
+        self.stem = nn.Sequential(nn.Conv2d(C, stem, 3, padding=1), nn.GELU(), nn.Conv2d(stem, stem, 3, stride=stride, padding=1)) if stem else nn.Identity()
+        self.pos = nn.Parameter(rearrange(sincos_map(r, *self.cells), "r h w -> 1 (h w) r").clone())
 
     def forward(self, V: Tensor, # (B, C, H, W) float
-               ) -> Tensor: # (B, H·W, m + r)
+               ) -> Tensor: # (B, h·w, m + r)
         B, C, H, W = check_latent(V)
         if (C, H, W) != (self.C, self.H, self.W): raise ValueError(f"V has shape (C, H, W) = {(C, H, W)}, the decoder expects {(self.C, self.H, self.W)}")
-        # u_yx = [f(V)[:, y, x]; P[y, x]],  f = identity or conv3×3 ∘ GELU ∘ conv3×3
+        # u_yx = [f(V)[:, y, x]; P[y, x]],  f = identity or conv3×3 (stride s) ∘ GELU ∘ conv3×3
         return torch.cat([rearrange(self.stem(V), "b c h w -> b (h w) c"), self.pos.expand(B, -1, -1)], -1)
+
+    def on_grid(self, A: Tensor, # (..., h·w) weights over the cells, e.g. attention
+               ) -> Tensor: # (..., H·W) the same weights over V's grid cells
+        "Spread each cell's weight evenly over the stride × stride grid cells it reads (the identity at stride 1)."
+        s = self.stride
+        if s == 1: return A
+        # a(y, x) = a_cell(⌊y/s⌋, ⌊x/s⌋) / s²: rows still sum to 1, and the entropy grows by exactly log s²
+        return einops.repeat(A / s**2, "... (y x) -> ... (y sy x sx)", y=self.cells[0], sy=s, sx=s)
 
 # %% ../nbs/04_decoder.ipynb #5a21c0e2
 def extend_cache(cache: dict, # {"k", "v": (B, h, capacity, e) buffers, "n": positions held}; empty at the start
@@ -116,12 +128,13 @@ class DecoderBlock(nn.Module):
 
 # %% ../nbs/04_decoder.ipynb #a2bef641
 def anchor_rows(cfg: DictConfig, # full config: cfg.latent (H, W), cfg.data.max_len, cfg.decoder.anchor_sigma
-               ) -> Tensor: # (max_len + 1, H·W) additive cross-attention logits, each row's maximum 0
+               ) -> Tensor: # (max_len + 1, h·w) additive cross-attention logits over the decoder's cells, each row's maximum 0
     "Row t: locality logits from the sequence position that predicts token t to every cell (row 0, the z-token: 0)."
-    lat, n = cfg.latent, cfg.data.max_len
-    rows = torch.zeros(n + 1, lat.H * lat.W)
+    lat, n, stride = cfg.latent, cfg.data.max_len, cfg.decoder.cell_stride
+    h, w = lat.H // stride, lat.W // stride                    # the cells the decoder reads (`GridMemory.cells`)
+    rows = torch.zeros(n + 1, h * w)
     # row t ≥ 1 predicts the token at encoder position t: b(t, p) = −‖p − a_t‖² / 2(σ s)²
-    rows[1:n] = anchor_logits(lat.H, lat.W, n, cfg.decoder.anchor_sigma).T[1:]
+    rows[1:n] = anchor_logits(h, w, n, cfg.decoder.anchor_sigma).T[1:]
     return rows - rows.amax(-1, keepdim=True)
 
 # %% ../nbs/04_decoder.ipynb #230bffc5
@@ -133,7 +146,7 @@ class Decoder(nn.Module):
         super().__init__()
         d, lat = cfg.decoder, cfg.latent
         self.max_len, self.vocab = cfg.data.max_len, tok.vocab_size
-        self.mem = GridMemory(lat.C, lat.H, lat.W, stem=d.stem)
+        self.mem = GridMemory(lat.C, lat.H, lat.W, stem=d.stem, stride=d.cell_stride)
         self.z_in = nn.Sequential(nn.Linear(cfg.model.z_dim, d.d_model), nn.LayerNorm(d.d_model))
         self.tok, self.pos = nn.Embedding(tok.vocab_size, d.d_model), nn.Embedding(self.max_len + 1, d.d_model)
         self.blocks = nn.ModuleList([DecoderBlock(d.d_model, d.heads, d.ffn, self.mem.width, d.dropout) for _ in range(d.layers)])
@@ -160,7 +173,7 @@ class Decoder(nn.Module):
         bias = None if self.anchor is None else self.anchor[:L + 1]
         for b in self.blocks:
             x, A = b(x, mem, return_attn, bias=bias)
-            if return_attn: maps.append(A[:, :, 1:])
+            if return_attn: maps.append(self.mem.on_grid(A[:, :, 1:]))       # over V's H·W grid cells
         # logits, with p(x_t ∉ domain) = 0: ℓ ← ℓ + log 1[x ∈ domain]
         logits = self.head(self.ln_f(x[:, 1:])).masked_fill(~self.allowed, float("-inf"))
         return (logits, maps) if return_attn else logits
@@ -540,6 +553,8 @@ class TokenMemory(nn.Module):
     def forward(self, ids: Tensor, # (B, L) int64
                ) -> Tensor: # (B, L, width)
         return self.emb(ids) + self.pos[:, :ids.shape[1]]
+
+    def on_grid(self, A: Tensor) -> Tensor: return A          # its cells are the tokens: weights as they are
 
 ORACLE_MEMORIES = ("graph", "copy")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
-from .config import run_dir, runs_root, config_hash, config_dict, save_json, load_json, atomic_write_text, get_config
+from .config import run_dir, runs_root, config_hash, config_dict, config_from_dict, save_json, load_json, atomic_write_text, get_config
 
 # %% auto #0
 __all__ = ['KNOWN_FAILING', 'PHASES', 'PHASE_MODULES', 'PHASE_READS', 'DUMMY_SCRIPT', 'Criterion', 'Gate', 'gate_table',
@@ -235,7 +235,8 @@ def find_reusable(phase: str, cfg: DictConfig, root: str|Path|None=None) -> Path
     here, key = phase_dir(phase, cfg, root), phase_key(phase, config_dict(cfg))
     for d in sorted(Path(root or runs_root()).glob(f"{cfg.profile}-*/{phase}")):
         if d == here or not is_complete(d) or not (d/"config.json").exists(): continue
-        try: saved = load_json(d/"config.json")
+        # a key added since that run was written takes its default, which keeps the behaviour from before the key
+        try: saved = config_dict(config_from_dict(load_json(d/"config.json")))
         except ValueError: continue
         if phase_key(phase, saved) == key: return d
     return None
