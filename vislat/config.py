@@ -215,8 +215,8 @@ PROFILES: dict[str, dict] = {
         "model": dict(layers=2, d_model=128, heads=4, ffn=256, dropout=0.0, head="coarse", head_d=64,
                       head_blocks=2, query_channels=32, coarse_grid=16),
         # P4: the 2-layer decoder learned faster at lr 2e-3 than at the encoder's 5e-4 (content accuracy 0.12 vs
-        # about 0.07 after 50 steps); 1.5e-3 keeps a margin. cell_stride = 2 makes a P2 step 32 % and a P4 step 65 % faster, but P4's
-        # content-token accuracy falls to 0.877, below its gate (04_decoder), so the decoder reads every cell.
+        # about 0.07 after 50 steps); 1.5e-3 keeps a margin. cell_stride = 2 makes a P2 step 32 % and a P4 step
+        # 65 % faster, but P4's content-token accuracy falls to 0.877, below its gate (04_decoder): every cell is read.
         "decoder": dict(layers=2, d_model=128, heads=4, ffn=256, dropout=0.0, lr=1.5e-3),
         "optimization": dict(lr=5e-4, warmup=50, batch=64, micro_batch=64, ema=0.95),
         "data": dict(vocab_size=1000, epoch_size=6400),
