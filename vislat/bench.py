@@ -20,7 +20,7 @@ from .contrast import contrast_cfg, scene_batches, p2_loss, texts_per_scene, wit
 from .jitter import p3_loss
 from .decoder import Decoder, FixedLength, p4_loss, latent_and_z, greedy_decode
 from .roundtrip import paraphrase
-from .train import pick_device, make_optimizer, time_fn, count_flops, matmul_rate, sync, peak_rss_mib
+from .train import pick_device, use_bf16, make_optimizer, time_fn, count_flops, matmul_rate, sync, peak_rss_mib
 
 # %% auto #0
 __all__ = ['WORKLOADS', 'WORKLOAD_NAMES', 'COMPARE_LATENT', 'parse_latent', 'latent_name', 'bench_config', 'train_step_bench',
@@ -50,8 +50,6 @@ def bench_config(profile: str|None=None, # paper, cpu or smoke
     return get_config(profile, [*lat, *overrides])
 
 # %% ../nbs/07a_bench.ipynb #1fc5843a
-def _amp(cfg: DictConfig, dev: torch.device) -> bool: return dev.type == "cuda" and cfg.optimization.amp
-
 def train_step_bench(model: nn.Module, # the trained module, on the config's device
                      loss_fn: Callable, # loss_fn(model, batch, step) -> {name: scalar}
                      batch, # one micro-batch on the device
@@ -62,7 +60,7 @@ def train_step_bench(model: nn.Module, # the trained module, on the config's dev
     "Best time of one AdamW step of `loss_fn` (ms), sentences/s and GFLOP per step (the FLOP-counting run is the warm-up)."
     dev = pick_device(cfg); opt = make_optimizer(model, cfg)
     def step():
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=_amp(cfg, dev)): loss = sum(loss_fn(model, batch, 0).values())
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16(cfg, dev)): loss = sum(loss_fn(model, batch, 0).values())
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
     flops = count_flops(step)                              # also the warm-up run
     t = time_fn(step, repeats, warmup=0, device=dev)
@@ -74,7 +72,7 @@ def infer_bench(fn: Callable, # fn() runs the workload once (under no_grad)
     "Best time of `fn()` (ms), sentences/s and GFLOP per call."
     dev = pick_device(cfg)
     def run():
-        with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=_amp(cfg, dev)): fn()
+        with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16(cfg, dev)): fn()
     flops = count_flops(run)                               # also the warm-up run
     t = time_fn(run, repeats, warmup=0, device=dev)
     return {"sentences": sentences, "step_ms": 1e3 * t, "sentences_per_s": sentences / t, "GFLOP": flops / 1e9}
@@ -188,7 +186,7 @@ def bench(profile: str|None=None, # paper, cpu or smoke (default: $VISLAT_PROFIL
     if len(set(names)) < len(names): raise ValueError(f"a latent size is given twice: {', '.join(names)}")
     dev = pick_device(cfgs[0]); n = matmul_n or (8192 if dev.type == "cuda" else 2048)
     rates = {"fp32_GFLOPs": matmul_rate(n, 5, dev, torch.float32) / 1e9}
-    if dev.type == "cuda": rates["bf16_GFLOPs"] = matmul_rate(n, 5, dev, torch.bfloat16) / 1e9
+    if use_bf16(cfgs[0], dev): rates["bf16_GFLOPs"] = matmul_rate(n, 5, dev, torch.bfloat16) / 1e9
     out = {"profile": cfgs[0].profile, "device": str(dev), "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or platform.machine(),
            "threads": torch.get_num_threads(), "torch": torch.__version__, "matmul_n": n, **rates, "isolated": isolate, "results": {}}
     tok = tok or train_tokenizer(cfgs[0].seed, vocab_size=cfgs[0].data.vocab_size, max_len=cfgs[0].data.max_len)
@@ -198,7 +196,7 @@ def bench(profile: str|None=None, # paper, cpu or smoke (default: $VISLAT_PROFIL
             for cfg in cfgs:
                 r = run_isolated(w, cfg, Path(d)/"tokenizer.json", repeats) if isolate else run_workload(w, cfg, tok, repeats)
                 r["MFU"] = r["GFLOP"] / (r["step_ms"] / 1e3) / rates["fp32_GFLOPs"]
-                if "bf16_GFLOPs" in rates and cfg.optimization.amp: r["MFU_bf16"] = r["GFLOP"] / (r["step_ms"] / 1e3) / rates["bf16_GFLOPs"]
+                if "bf16_GFLOPs" in rates and use_bf16(cfg, dev): r["MFU_bf16"] = r["GFLOP"] / (r["step_ms"] / 1e3) / rates["bf16_GFLOPs"]
                 out["results"].setdefault(latent_name(cfg), {})[w] = r
                 if verbose: print(f"{latent_name(cfg)} {w}: {r['sentences_per_s']:.1f} sentences/s", flush=True)
     for res in out["results"].values():

@@ -160,7 +160,8 @@ class OptimCfg:
     micro_batch: int = 256           # gradient accumulation when micro_batch < batch
     ema: float = 0.999
     grad_clip: float = 1.0
-    amp: bool = True                 # bf16 autocast on CUDA (ignored on CPU)
+    amp: bool = True                 # bf16 autocast on CUDA
+    cpu_amp: bool = False            # bf16 autocast on a CPU with native bf16 too (`train.use_bf16`; slower for P1 on AVX512-BF16)
 
 @dataclass
 class DataCfg:

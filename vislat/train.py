@@ -21,10 +21,10 @@ from omegaconf import DictConfig
 from .config import MetricsLog, save_json, load_json, atomic_path, config_hash
 
 # %% auto #0
-__all__ = ['get_lr', 'make_optimizer', 'pick_device', 'NonFiniteLossError', 'check_finite', 'NonFiniteGradError', 'check_grads',
-           'clip_grads', 'save_checkpoint', 'load_weights', 'CheckpointError', 'load_checkpoint', 'dist_info',
-           'init_distributed', 'gather_with_grad', 'mean_reduce', 'shard_batch', 'LossModule', 'FitResult', 'fit',
-           'sync', 'matmul_rate', 'count_flops', 'peak_rss_mib', 'time_fn', 'baseline_step_s', 'step_benchmark']
+__all__ = ['get_lr', 'make_optimizer', 'pick_device', 'use_bf16', 'NonFiniteLossError', 'check_finite', 'NonFiniteGradError',
+           'check_grads', 'clip_grads', 'save_checkpoint', 'load_weights', 'CheckpointError', 'load_checkpoint',
+           'dist_info', 'init_distributed', 'gather_with_grad', 'mean_reduce', 'shard_batch', 'LossModule', 'FitResult',
+           'fit', 'sync', 'matmul_rate', 'count_flops', 'peak_rss_mib', 'time_fn', 'baseline_step_s', 'step_benchmark']
 
 # %% ../nbs/01d_train.ipynb #ef222dc1
 def get_lr(step: int, # 0-based optimiser step
@@ -73,6 +73,17 @@ def pick_device(cfg: DictConfig|None=None) -> torch.device:
 
 # %% ../nbs/01d_train.ipynb #a91381ea
 if os.environ.get("IN_TEST") and not os.environ.get("OMP_NUM_THREADS"): torch.set_num_threads(1)
+
+# %% ../nbs/01d_train.ipynb #e2ed0a6d
+def use_bf16(cfg: DictConfig, # resolved config (`cfg.optimization.amp`, `cfg.optimization.cpu_amp`)
+             device: torch.device, # where the step runs
+            ) -> bool:
+    "Whether a training step runs under bf16 autocast: on CUDA with `amp`; on a CPU with `cpu_amp` and native bf16."
+    o = cfg.optimization
+    if device.type == "cuda": return bool(o.amp)
+    if device.type != "cpu" or not o.get("cpu_amp", False): return False
+    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError): return False       # a build without oneDNN: no native bf16 known
 
 # %% ../nbs/01d_train.ipynb #c8aefdeb
 class NonFiniteLossError(FloatingPointError):
@@ -301,7 +312,7 @@ def fit(model: nn.Module, # the module to train (moved to the device)
     "Train `model` on `loss_fn` over `batch_fn` with the vislat engine; resumable from `phase_dir/ckpt`; data-parallel under torch.distributed."
     o, ev = cfg.optimization, cfg.eval
     rank, world = dist_info()
-    dev = pick_device(cfg); model.to(dev)
+    dev = pick_device(cfg); model.to(dev); bf16 = use_bf16(cfg, dev)
     pdir = Path(phase_dir) if phase_dir is not None else None
     wdir = pdir if rank == 0 else None                      # only rank 0 writes
     opt = make_optimizer(model, cfg, lr, lr_scales); peak = lr or o.lr
@@ -327,7 +338,7 @@ def fit(model: nn.Module, # the module to train (moved to the device)
             batch = batch_fn(step, part, size)
             if net is not None: batch = shard_fn(batch, rank, world)
             with net.no_sync() if net is not None and part < parts - 1 else nullcontext():   # DDP: all-reduce once per step
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=(dev.type == "cuda" and o.amp)):
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
                     terms = net(batch, step) if net is not None else loss_fn(model, batch, step)
                 if fault and fault.get("step") == step and fault.get("term") in terms:
                     terms[fault["term"]] = terms[fault["term"]] * float("nan")
@@ -420,7 +431,7 @@ def baseline_step_s(cfg: DictConfig, # resolved config (model sizes, device, amp
     emb = nn.Embedding(int(ids.max()) + 1, m.d_model).to(dev)
     opt = torch.optim.AdamW([*enc.parameters(), *emb.parameters()], lr=1e-4)
     def step():
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=(dev.type == "cuda" and cfg.optimization.amp)):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16(cfg, dev)):
             loss = enc(emb(ids), src_key_padding_mask=~mask).float().pow(2).mean()
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
     return time_fn(step, repeats, device=dev)
@@ -433,8 +444,8 @@ def step_benchmark(model: nn.Module, # the model to step (on the config's device
                    texts: int, # sentences the batch encodes (for sentences/s)
                    repeats: int=3,
                   ) -> dict[str, float]:
-    "Time one AdamW step of `loss_fn`: ms, sentences/s, GFLOP, and MFU against the matmul rate measured here (bf16 under CUDA autocast, else fp32)."
-    dev = pick_device(cfg); amp = dev.type == "cuda" and cfg.optimization.amp
+    "Time one AdamW step of `loss_fn`: ms, sentences/s, GFLOP, and MFU against the matmul rate measured here (bf16 under autocast, `use_bf16`, else fp32)."
+    dev = pick_device(cfg); amp = use_bf16(cfg, dev)
     opt = make_optimizer(model, cfg)
     def step():
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp): loss = sum(loss_fn(model, batch, 0).values())
