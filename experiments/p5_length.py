@@ -21,16 +21,13 @@ from vislat.config import atomic_write_text
 from vislat.decoder import latent_and_z, safe_graph_f1
 from vislat.roundtrip import sample_candidates
 from vislat.latent import evalpack
-from vislat.checker import rouge_l, extract_graph
+from vislat.checker import rouge_l
+from vislat.diffusion import parses
 
 # relation words by the direction they give the first-named object ('X supports Y': X is below; 'X is supported by Y': above)
 DIRECTION = {"left": "left", "right": "right", "above": "up", "over": "up", "on": "up", "top": "up", "supported": "up",
              "below": "down", "under": "down", "beneath": "down", "underneath": "down", "supports": "down", "support": "down",
              "front": "front", "behind": "back", "back": "back", "next": "next", "beside": "next"}
-
-def parses(text: str) -> bool:
-    try: extract_graph(text); return True
-    except ValueError: return False
 
 def classify(src: str, cand: str) -> str:
     if cand == src: return "copy"

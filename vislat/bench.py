@@ -58,9 +58,9 @@ def train_step_bench(model: nn.Module, # the trained module, on the config's dev
                      repeats: int=3,
                     ) -> dict[str, float]:
     "Best time of one AdamW step of `loss_fn` (ms), sentences/s and GFLOP per step (the FLOP-counting run is the warm-up)."
-    dev = pick_device(cfg); opt = make_optimizer(model, cfg)
+    dev = pick_device(cfg); opt, bf16 = make_optimizer(model, cfg), use_bf16(cfg, dev)
     def step():
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16(cfg, dev)): loss = sum(loss_fn(model, batch, 0).values())
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16): loss = sum(loss_fn(model, batch, 0).values())
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
     flops = count_flops(step)                              # also the warm-up run
     t = time_fn(step, repeats, warmup=0, device=dev)
@@ -70,9 +70,9 @@ def infer_bench(fn: Callable, # fn() runs the workload once (under no_grad)
                 cfg: DictConfig, sentences: int, # sentences one call handles
                 repeats: int=3) -> dict[str, float]:
     "Best time of `fn()` (ms), sentences/s and GFLOP per call."
-    dev = pick_device(cfg)
+    dev = pick_device(cfg); bf16 = use_bf16(cfg, dev)
     def run():
-        with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16(cfg, dev)): fn()
+        with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16): fn()
     flops = count_flops(run)                               # also the warm-up run
     t = time_fn(run, repeats, warmup=0, device=dev)
     return {"sentences": sentences, "step_ms": 1e3 * t, "sentences_per_s": sentences / t, "GFLOP": flops / 1e9}

@@ -81,7 +81,7 @@ def use_bf16(cfg: DictConfig, # resolved config (`cfg.optimization.amp`, `cfg.op
     "Whether a training step runs under bf16 autocast: on CUDA with `amp`; on a CPU with `cpu_amp` and native bf16."
     o = cfg.optimization
     if device.type == "cuda": return bool(o.amp)
-    if device.type != "cpu" or not o.get("cpu_amp", False): return False
+    if device.type != "cpu" or not o.cpu_amp: return False
     try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError): return False       # a build without oneDNN: no native bf16 known
 
@@ -429,9 +429,9 @@ def baseline_step_s(cfg: DictConfig, # resolved config (model sizes, device, amp
     layer = nn.TransformerEncoderLayer(m.d_model, m.heads, m.ffn, m.dropout, "gelu", batch_first=True, norm_first=True)
     enc = nn.TransformerEncoder(layer, m.layers, enable_nested_tensor=False).to(dev)
     emb = nn.Embedding(int(ids.max()) + 1, m.d_model).to(dev)
-    opt = torch.optim.AdamW([*enc.parameters(), *emb.parameters()], lr=1e-4)
+    opt, bf16 = torch.optim.AdamW([*enc.parameters(), *emb.parameters()], lr=1e-4), use_bf16(cfg, dev)
     def step():
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16(cfg, dev)):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             loss = enc(emb(ids), src_key_padding_mask=~mask).float().pow(2).mean()
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
     return time_fn(step, repeats, device=dev)
