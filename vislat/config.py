@@ -73,6 +73,7 @@ class ContrastiveCfg:
     counterfactual_negatives: bool = True
     cf_per_scene: int = 4            # counterfactuals per training scene, distinct kinds (the plan: every kind); each is a sentence
     cf_first: str = ""               # a kind every scene gets when cf_per_scene < 4 (e.g. 'swap'); '' = all kinds rotate
+    swap_weight: float = 1.0         # each argument-swap counterfactual counts this many times among InfoNCE's negatives
     batch: int = 0                   # scenes per P2/P3 step; 0 = optimization.batch (a scene is 2 + cf_per_scene sentences)
     vicreg: float = 0.0              # optional VICReg term on z
     barlow: float = 0.0              # optional Barlow Twins term on z
@@ -288,6 +289,7 @@ def check_ranges(cfg: DictConfig, # a merged config
               ("optimization.ema", 0 <= o.ema < 1, "must lie in [0, 1)"), ("optimization.grad_clip", o.grad_clip > 0, "must be > 0"),
               ("eval.every", e.every >= 1, "must be >= 1"), ("eval.ckpt_every", e.ckpt_every >= 1, "must be >= 1"),
               ("eval.plot_every", e.plot_every >= 1, "must be >= 1"), ("contrastive.temperature", c.temperature > 0, "must be > 0"),
+              ("contrastive.swap_weight", c.swap_weight > 0, "must be > 0"),
               ("model.d_model", m.d_model % m.heads == 0, f"must be divisible by model.heads={m.heads}"),
               ("data.max_len", cfg.data.max_len >= 2, "must be >= 2"),
               ("decoder.cell_stride", cfg.decoder.cell_stride >= 1 and cfg.latent.H % cfg.decoder.cell_stride == 0

@@ -67,13 +67,14 @@ def contrast_cfg(cfg: DictConfig) -> DictConfig:
     return OmegaConf.merge(cfg, {"optimization": {"batch": b, "micro_batch": min(b, cfg.optimization.micro_batch)}})
 
 def scene_batches(cfg: DictConfig, tok: Tokenizer, phase: str="P2"):
-    "`batch_fn(step, part, size) -> dict(ids, mask, n)`: `size` training scenes, their views and counterfactuals."
+    "`batch_fn(step, part, size) -> dict(ids, mask, n, cf_kind)`: `size` training scenes, their views and counterfactuals (kind: index into `CF_KINDS`)."
     dev = pick_device(cfg)
     def batch_fn(step, part, size):
         ex = sample_batch(size, step_rng(cfg, phase, step, part), "train")
-        texts, _ = scene_texts(ex, step, cf_count(cfg), cfg.contrastive.cf_first)
+        texts, kinds = scene_texts(ex, step, cf_count(cfg), cfg.contrastive.cf_first)
         ids, mask = tok.encode(texts)
-        return dict(ids=ids.to(dev), mask=mask.to(dev), n=size)
+        cf_kind = torch.tensor([CF_KINDS.index(k) for k in kinds], dtype=torch.long, device=dev)
+        return dict(ids=ids.to(dev), mask=mask.to(dev), n=size, cf_kind=cf_kind)
     return batch_fn
 
 # %% ../nbs/02_contrast.ipynb #b7cca2b1
@@ -81,15 +82,17 @@ def info_nce(za: Tensor, # (B, D) L2-normalised embeddings of view A
              zb: Tensor, # (B, D) L2-normalised embeddings of view B (positives: same row)
              zc: Tensor|None=None, # (M, D) L2-normalised counterfactual embeddings (extra negatives for every anchor)
              temperature: float=0.07, # softmax temperature τ
+             cf_logw: Tensor|None=None, # (M,) log-weight of each counterfactual: log w counts it w times among the negatives
             ) -> Tensor: # scalar
-    "Symmetric InfoNCE; counterfactuals join the candidates of every anchor."
+    "Symmetric InfoNCE; counterfactuals join the candidates of every anchor (optionally weighted)."
     B = za.shape[0]
     if zb.shape != za.shape: raise ValueError(f"za and zb must have the same shape, got {tuple(za.shape)} and {tuple(zb.shape)}")
     zc = za.new_zeros(0, za.shape[1]) if zc is None else zc
     target = torch.arange(B, device=za.device)
-    # InfoNCE (van den Oord et al. 2018): −log exp(s(a,b⁺)/τ) / Σ_{c ∈ B ∪ CF} exp(s(a,c)/τ), both directions
-    l_ab = F.cross_entropy(za @ torch.cat([zb, zc]).T / temperature, target)
-    l_ba = F.cross_entropy(zb @ torch.cat([za, zc]).T / temperature, target)
+    logw = torch.cat([za.new_zeros(B), za.new_zeros(zc.shape[0]) if cf_logw is None else cf_logw.to(za.dtype)])
+    # InfoNCE (van den Oord et al. 2018): −log exp(s(a,b⁺)/τ) / Σ_{c ∈ B ∪ CF} w_c·exp(s(a,c)/τ), both directions (w = 1 but for weighted counterfactuals)
+    l_ab = F.cross_entropy(za @ torch.cat([zb, zc]).T / temperature + logw, target)
+    l_ba = F.cross_entropy(zb @ torch.cat([za, zc]).T / temperature + logw, target)
     return (l_ab + l_ba) / 2
 
 # %% ../nbs/02_contrast.ipynb #96864202
@@ -148,8 +151,12 @@ def contrast_terms(model: nn.Module, # the encoder
     V = model(batch["ids"], batch["mask"])
     zr = model.readout(V); z = F.normalize(zr, dim=1)
     terms = prior_terms(gather(V[:B]), cfg)
-    # negatives of every anchor: every rank's views and counterfactuals
-    terms["nce"] = c.alpha * info_nce(gather(z[:B]), gather(z[B:2 * B]), gather(z[2 * B:]), c.temperature)
+    # negatives of every anchor: every rank's views and counterfactuals, an argument swap counted swap_weight times
+    logw = None
+    if c.swap_weight != 1 and cf_count(cfg) > 0:
+        if "cf_kind" not in batch: raise ValueError("contrastive.swap_weight needs the batch's cf_kind (as `scene_batches` makes it)")
+        logw = gather(math.log(c.swap_weight) * (batch["cf_kind"] == CF_KINDS.index("swap")).float())
+    terms["nce"] = c.alpha * info_nce(gather(z[:B]), gather(z[B:2 * B]), gather(z[2 * B:]), c.temperature, logw)
     if c.vicreg > 0: terms["vicreg"] = c.vicreg * vicreg_loss(gather(zr[:B]), gather(zr[B:2 * B]))
     if c.barlow > 0: terms["barlow"] = c.barlow * barlow_loss(gather(zr[:B]), gather(zr[B:2 * B]))
     if c.recon > 0 and isinstance(model, Autoencoder):
@@ -173,7 +180,9 @@ def shard_scenes(batch: dict, # from `scene_batches`: ids, mask (N, L) in 2 + n_
     if N % n: raise ValueError(f"{N} texts are not whole blocks of {n} scenes")
     s = n // world
     idx = torch.cat([torch.arange(j * n + rank * s, j * n + (rank + 1) * s) for j in range(N // n)]).to(batch["ids"].device)
-    return {**batch, "ids": batch["ids"][idx], "mask": batch["mask"][idx], "n": s}
+    out = {**batch, "ids": batch["ids"][idx], "mask": batch["mask"][idx], "n": s}
+    if "cf_kind" in batch: out["cf_kind"] = batch["cf_kind"][idx[2 * s:] - 2 * n]     # the counterfactual blocks alike
+    return out
 
 # %% ../nbs/02_contrast.ipynb #9f67ca73
 def _rank(S: Tensor, pos: Tensor) -> Tensor:
