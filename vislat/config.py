@@ -74,6 +74,7 @@ class ContrastiveCfg:
     cf_per_scene: int = 4            # counterfactuals per training scene, distinct kinds (the plan: every kind); each is a sentence
     cf_first: str = ""               # a kind every scene gets when cf_per_scene < 4 (e.g. 'swap'); '' = all kinds rotate
     swap_weight: float = 1.0         # each argument-swap counterfactual counts this many times among InfoNCE's negatives
+    swap_converse: bool = False      # train on every other scene's swap worded with the converse relation, the objects in place
     batch: int = 0                   # scenes per P2/P3 step; 0 = optimization.batch (a scene is 2 + cf_per_scene sentences)
     vicreg: float = 0.0              # optional VICReg term on z
     barlow: float = 0.0              # optional Barlow Twins term on z

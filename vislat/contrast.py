@@ -47,12 +47,14 @@ def scene_texts(examples: list, # list of `vislat.domain.Example`
                 step: int, # training step (rotates the counterfactual kinds)
                 n_cf: int=1, # counterfactuals per scene (0: none)
                 first: str="", # a counterfactual kind every scene gets ('' = all rotate)
+                swap_converse: bool=False, # every other scene's swap in its converse wording (the examples carry 'swap_converse')
                ) -> tuple[list[str], list[str]]:
     "All texts of a batch (view A of every scene, view B, then counterfactual slot 1 of every scene, slot 2, …) and each counterfactual's kind."
     a, b = [e.text_a for e in examples], [e.text_b for e in examples]
     kinds = [cf_kinds_for(i, step, n_cf, first) for i in range(len(examples))]
     flat = [ks[j] for j in range(n_cf) for ks in kinds]
-    cfs = [e.cf[ks[j]] for j in range(n_cf) for e, ks in zip(examples, kinds)]
+    worded = lambda e, k, i: e.cf["swap_converse" if swap_converse and k == "swap" and (i + step) % 2 else k]
+    cfs = [worded(e, ks[j], i) for j in range(n_cf) for i, (e, ks) in enumerate(zip(examples, kinds))]
     return a + b + cfs, flat
 
 def cf_count(cfg: DictConfig) -> int:
@@ -70,8 +72,9 @@ def scene_batches(cfg: DictConfig, tok: Tokenizer, phase: str="P2"):
     "`batch_fn(step, part, size) -> dict(ids, mask, n, cf_kind)`: `size` training scenes, their views and counterfactuals (kind: index into `CF_KINDS`)."
     dev = pick_device(cfg)
     def batch_fn(step, part, size):
-        ex = sample_batch(size, step_rng(cfg, phase, step, part), "train")
-        texts, kinds = scene_texts(ex, step, cf_count(cfg), cfg.contrastive.cf_first)
+        conv = cfg.contrastive.swap_converse
+        ex = sample_batch(size, step_rng(cfg, phase, step, part), "train", CF_KINDS + ("swap_converse",) * conv)
+        texts, kinds = scene_texts(ex, step, cf_count(cfg), cfg.contrastive.cf_first, conv)
         ids, mask = tok.encode(texts)
         cf_kind = torch.tensor([CF_KINDS.index(k) for k in kinds], dtype=torch.long, device=dev)
         return dict(ids=ids.to(dev), mask=mask.to(dev), n=size, cf_kind=cf_kind)

@@ -9,8 +9,8 @@ __all__ = ['DATA_DIR', 'SHAPES', 'COLORS', 'SIZES', 'COUNTS', 'PREDICATES', 'ASY
            'Graph', 'validate_graph', 'is_valid', 'is_heldout', 'in_split', 'sample_graph', 'render', 'clause_triple',
            'realisation_graph', 'realise', 'copy_realisation', 'view_shuffle', 'view_synonym', 'view_determiner',
            'view_voice', 'view_rename', 'apply_view', 'random_view', 'cf_color', 'cf_count', 'cf_size', 'cf_relation',
-           'cf_swap', 'counterfactual', 'sample_realisations', 'sample_sentences', 'Example', 'make_example',
-           'sample_batch', 'normalize_text', 'surface_forms', 'plot_corpus_stats']
+           'cf_swap', 'cf_swap_converse', 'counterfactual', 'sample_realisations', 'sample_sentences', 'Example',
+           'make_example', 'sample_batch', 'normalize_text', 'surface_forms', 'plot_corpus_stats']
 
 # %% ../nbs/00_data.ipynb #aba69938
 import random, hashlib, json, os
@@ -409,7 +409,22 @@ def cf_swap(r, rng):
     _fix_existential(c, rng)
     return r
 
-COUNTERFACTUALS = dict(color=cf_color, relation=cf_relation, count=cf_count, swap=cf_swap, size=cf_size)
+_OPPOSITE = {**CONVERSE, **{v: k for k, v in CONVERSE.items()}}   # surface relation -> the other direction
+
+def cf_swap_converse(r, rng):
+    "The argument swap of `cf_swap` worded with the converse relation, the objects in place: 'X left of Y' -> 'X right of Y'."
+    r = copy_realisation(r)
+    cs = [c for c in r if c[1] != 'next_to']
+    if not cs: return None
+    c = rng.choice(cs)                                          # the clause cf_swap would pick from the same rng
+    # 'X supports Y' says X below Y, 'X is supported by Y' X above Y: each becomes copular with the other direction
+    said = c[1] or {'active': 'below', 'passive': 'above'}[c[0]]
+    new = _OPPOSITE[said]
+    c[:] = [c[0] if c[0] in PATTERNS[:2] else 'copular', new, c[2], c[3], rng.randrange(len(REL_PHRASES[new]))]
+    return r
+
+COUNTERFACTUALS = dict(color=cf_color, relation=cf_relation, count=cf_count, swap=cf_swap, size=cf_size,
+                       swap_converse=cf_swap_converse)
 CF_KINDS = ('color', 'relation', 'count', 'swap')     # the four of DOMAIN §5; 'size' is an optional extra
 
 # %% ../nbs/00_data.ipynb #1f859ba0
