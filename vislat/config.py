@@ -64,6 +64,7 @@ class ModelCfg:
     anchor_sigma: float = 0.5        # grid/coarse head: each cell's attention favours the tokens anchored near it, with
                                      # this σ in anchor spacings (0: off, every cell may read every token alike)
     z_dim: int = 256                 # readout g(V) size
+    readout_mixer: int = 0           # self-attention layers over an 8×8 grid of g's stem features before pooling (0: off)
 
 @dataclass
 class ContrastiveCfg:

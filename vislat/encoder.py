@@ -354,10 +354,17 @@ class Readout(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(lat.C + 2 * self.coords, stem, 3, padding=1), nn.GELU())
         self.mlp = nn.Sequential(nn.LayerNorm(2 * stem), nn.Linear(2 * stem, cfg.model.z_dim), nn.GELU(),
                                  nn.Linear(cfg.model.z_dim, cfg.model.z_dim))
+        self.mixer = None
+        if cfg.model.readout_mixer > 0:                  # distant parts of V meet before pooling: 8×8 patches, self-attention
+            layer = nn.TransformerEncoderLayer(stem, 4, 2 * stem, dropout=0.0, batch_first=True, norm_first=True)
+            self.mixer = nn.TransformerEncoder(layer, cfg.model.readout_mixer, enable_nested_tensor=False)
+            self.patch_pos = nn.Parameter(0.02 * torch.randn(1, 64, stem))
 
     def forward(self, V:Tensor) -> Tensor: # (B, C, H, W) → (B, z_dim)
         if self.coords: V = torch.cat([V, self.xy.expand(V.shape[0], -1, -1, -1)], 1)
         f = self.stem(V)
+        if self.mixer is not None:                       # (B, stem, 8, 8) → (B, 64, stem) → (B, stem, 64)
+            f = self.mixer(F.adaptive_avg_pool2d(f, 8).flatten(2).transpose(1, 2) + self.patch_pos).transpose(1, 2)[..., None]
         # pooled = [mean_{h,w} f, var_{h,w} f] per stem channel
         return self.mlp(torch.cat([f.mean((2, 3)), f.var((2, 3), unbiased=False)], 1))
 
