@@ -291,7 +291,7 @@ def check_ranges(cfg: DictConfig, # a merged config
               ("optimization.ema", 0 <= o.ema < 1, "must lie in [0, 1)"), ("optimization.grad_clip", o.grad_clip > 0, "must be > 0"),
               ("eval.every", e.every >= 1, "must be >= 1"), ("eval.ckpt_every", e.ckpt_every >= 1, "must be >= 1"),
               ("eval.plot_every", e.plot_every >= 1, "must be >= 1"), ("contrastive.temperature", c.temperature > 0, "must be > 0"),
-              ("contrastive.swap_weight", c.swap_weight > 0, "must be > 0"),
+              ("contrastive.swap_weight", c.swap_weight > 0, "must be > 0"), ("model.readout_mixer", m.readout_mixer >= 0, "must be >= 0"),
               ("model.d_model", m.d_model % m.heads == 0, f"must be divisible by model.heads={m.heads}"),
               ("data.max_len", cfg.data.max_len >= 2, "must be >= 2"),
               ("decoder.cell_stride", cfg.decoder.cell_stride >= 1 and cfg.latent.H % cfg.decoder.cell_stride == 0

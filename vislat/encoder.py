@@ -344,7 +344,7 @@ def coord_grid(H:int, W:int) -> Tensor: # (2, H, W): x then y in [-1, 1]
     return torch.stack([x, y])
 
 class Readout(nn.Module):
-    "g(V): [coord channels] → 3×3 conv stem + GELU → mean & variance pooling → LN → MLP → z (B, z_dim)."
+    "g(V): [coord channels] → 3×3 conv stem + GELU → [self-attention over 8×8 patches] → mean & variance pooling → LN → MLP → z (B, z_dim)."
     def __init__(self, cfg:DictConfig, # full config (uses cfg.latent, cfg.model.z_dim)
                  stem:int=32, # channels of the conv stem
                 ):
