@@ -28,7 +28,10 @@ KNOWN_FAILING: dict[str, float] = {
     # 0.836, round-trip cos 0.982) but most are near-copies (ROUGE-L 0.944). Of the samples P5 chooses from, those that
     # swap words in place (two thirds) lose the meaning mostly through a relation's direction: the P4 decoder reads 8.3 %
     # of the relation words back as the other direction, and P2's z does not tell an argument swap (accuracy 0.21)
-    # (experiments/p5_length.py, 05_roundtrip). The plan's remedies (05_roundtrip, on the earlier P1–P4 of this
+    # (experiments/p5_length.py, 05_roundtrip). Six P2 variants leave that swap accuracy at 0.13–0.25 (02_contrast), and
+    # P5's choice is not the bottleneck: choosing by z comes within 0.05 of the best candidate, best-of-8 gives Graph F1
+    # 0.881 at ROUGE-L 0.958, and no sampled candidate under the ROUGE-L bound keeps the meaning (F1 0.01–0.03;
+    # experiments/p5_select.py). The plan's remedies (05_roundtrip, on the earlier P1–P4 of this
     # config): k = 8, ρ = 0.15 lifts Graph F1 to 0.862 but ROUGE-L stays 0.960 (runs/cpu-76eb86381f); k = 8, ρ = 0.2,
     # teacher forcing 0.5 gives ROUGE-L 0.513 but Graph F1 0.079, word salad (runs/cpu-f83e2a2d65). A supervised
     # cross-view probe also fails (Graph F1 ≈ 0.2). Passing needs sentences planned afresh from the meaning
