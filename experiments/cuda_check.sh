@@ -2,14 +2,10 @@
 # The device check for a lent CUDA machine (one call of the `device` tool, about 8 minutes):
 #  1. vislat_bench --profile ${BENCH_PROFILE:-paper} --compare: every workload at 32x32x6 and 48x48x8, peak VRAM;
 #  2. the smoke pipeline P1-P6 on CUDA (proves the machinery; smoke never claims a gate).
-# The machine's python3 has torch; the pure-Python packages vislat needs travel in .dev/site and PyWavelets
-# as a cp312 wheel in .dev/whl (both ignored by git; carry .dev). Results land in $OUT.
+# Packages: device_env.sh (carry .dev). Results land in $OUT.
 set -u
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-[ -n "${SKIP_WHL:-}" ] || python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .dev/whl/*.whl || exit 1
-export PYTHONPATH=$PWD:$PWD/.dev/site:/tmp/site PYTHONUNBUFFERED=1 VISLAT_RUNS=/tmp/runs
+source "$(dirname "$0")/device_env.sh"; export VISLAT_RUNS=/tmp/runs
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv,noheader
-cli() { printf 'from vislat.%s import %s\n%s()\n' $1 $2 $2 > /tmp/$2.py; python3 /tmp/$2.py "${@:3}"; }  # call_parse reads argv only in a script
 t0=$(date +%s)
 timeout ${BENCH_S:-330} bash -c "$(declare -f cli); cli bench vislat_bench --profile ${BENCH_PROFILE:-paper} --compare --out $OUT/bench_paper_cuda.json" 2>&1 | tee $OUT/bench.log
 echo "bench: rc=${PIPESTATUS[0]} $(( $(date +%s) - t0 )) s"

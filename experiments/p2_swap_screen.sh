@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # P2 under the cpu profile with the argument-swap remedies, on a lent GPU (one device call): each variant trains P2
 # (and P1 where the variant changes P1's inputs) and prints the final R@1, hard R@1, swap accuracy and cosine gap.
-# Carry .dev (packages as for cuda_check.sh, and .dev/runs holding the cpu run's P0 and P1 to reuse).
+# Carry .dev (packages: device_env.sh; .dev/runs holds the cpu run's P0 and P1 to reuse).
 set -u
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-[ -n "${SKIP_WHL:-}" ] || python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .dev/whl/*.whl || exit 1
-export PYTHONPATH=$PWD:$PWD/.dev/site:/tmp/site PYTHONUNBUFFERED=1 VISLAT_RUNS=${RUNS:-$PWD/.dev/runs}
-printf 'from vislat.cli import vislat_run\nvislat_run()\n' > /tmp/vislat_run.py
+source "$(dirname "$0")/device_env.sh"; export VISLAT_RUNS=${RUNS:-$PWD/.dev/runs}
 i=0
 for v in ${VARIANTS:-"contrastive.swap_weight=4:110" "latent.coord_channels=true:150" "latent.coord_channels=true,contrastive.swap_weight=4:90"}; do
   i=$((i+1)); sets=${v%:*}; t0=$(date +%s)
-  timeout ${v##*:} python3 /tmp/vislat_run.py --profile ${PROFILE:-cpu} --upto P2 device=${DEVICE:-cuda} ${sets//,/ } > $OUT/v$i.log 2>&1
+  timeout ${v##*:} bash -c "$(declare -f cli); cli cli vislat_run --profile ${PROFILE:-cpu} --upto P2 device=${DEVICE:-cuda} ${sets//,/ }" > $OUT/v$i.log 2>&1
   echo "== $sets: rc=$? $(( $(date +%s) - t0 )) s"; grep -a -o -E "P[0-9]: *[0-9.]* s  trained|reused from [^ ]*|Traceback|[A-Za-z]*Error.*" $OUT/v$i.log | head -5
   run=$(grep -a -o "run [^ ;]*" $OUT/v$i.log | head -1 | cut -d' ' -f2)
   python3 - "$run/P2/metrics.csv" <<'PY'

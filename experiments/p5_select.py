@@ -17,20 +17,16 @@ from vislat.api import run_config
 from vislat.pipeline import ensure
 from vislat.config import atomic_write_text
 from vislat.decoder import latent_and_z, safe_graph_f1
-from vislat.roundtrip import paraphrase
+from vislat.roundtrip import paraphrase, encodable
 from vislat.latent import evalpack
 from vislat.checker import rouge_l
 from vislat.domain import normalize_text
-
-def _encodes(tok, text: str) -> bool:
-    try: tok.encode([text]); return True
-    except ValueError: return False
 
 @torch.no_grad()
 def read_back_logp(enc, dec, tok, src: list[str], cands: list[str]) -> torch.Tensor:
     "log p(src_i | V(cand_i), z(cand_i)) under the decoder, teacher-forced; -inf where a candidate does not tokenise (empty, too long)."
     out = torch.full((len(src),), -float("inf"))
-    good = [i for i, c in enumerate(cands) if _encodes(tok, c)]
+    good = [i for i, ok in enumerate(encodable(tok, cands)) if ok]
     for s in range(0, len(good), 256):
         idx = good[s:s + 256]
         (ci, cm), (xi, xm) = tok.encode([cands[i] for i in idx]), tok.encode([src[i] for i in idx])

@@ -92,8 +92,9 @@ def info_nce(za: Tensor, # (B, D) L2-normalised embeddings of view A
     if zb.shape != za.shape: raise ValueError(f"za and zb must have the same shape, got {tuple(za.shape)} and {tuple(zb.shape)}")
     zc = za.new_zeros(0, za.shape[1]) if zc is None else zc
     target = torch.arange(B, device=za.device)
-    logw = torch.cat([za.new_zeros(B), za.new_zeros(zc.shape[0]) if cf_logw is None else cf_logw.to(za.dtype)])
-    # InfoNCE (van den Oord et al. 2018): −log exp(s(a,b⁺)/τ) / Σ_{c ∈ B ∪ CF} w_c·exp(s(a,c)/τ), both directions (w = 1 but for weighted counterfactuals)
+    # log w_c: 0 for the views, the counterfactuals' own weights (none: w = 1, nothing added)
+    logw = 0.0 if cf_logw is None else torch.cat([za.new_zeros(B), cf_logw.to(za.dtype)])
+    # InfoNCE (van den Oord et al. 2018): −log exp(s(a,b⁺)/τ) / Σ_{c ∈ B ∪ CF} w_c·exp(s(a,c)/τ), both directions
     l_ab = F.cross_entropy(za @ torch.cat([zb, zc]).T / temperature + logw, target)
     l_ba = F.cross_entropy(zb @ torch.cat([za, zc]).T / temperature + logw, target)
     return (l_ab + l_ba) / 2
