@@ -19,7 +19,7 @@ from .pipeline import register_phase, ensure, Gate, assert_gate, show_gate, phas
 from .tokenizer import Tokenizer, PAD_ID, BOS_ID, EOS_ID
 from .checker import is_content_token, graph_f1
 from .domain import realise, render, sample_realisations
-from .encoder import sincos_map, FFN, count_params, anchor_logits
+from .encoder import sincos_map, FFN, count_params, anchor_logits, floor_logits
 from .priors import check_latent
 from .latent import step_rng, sentence_batches, evalpack, encode_texts
 from .train import fit, pick_device, time_fn, matmul_rate, load_weights
@@ -170,7 +170,7 @@ class Decoder(nn.Module):
         # inputs: [e_z, e(BOS), e(x_1), …] + learned positions, e_z = LN(W_z z)
         x = torch.cat([self.z_in(z)[:, None], self.tok(ids)], 1) + self.pos.weight[:L + 1]
         mem, maps = self.mem(V), []
-        bias = None if self.anchor is None else self.anchor[:L + 1]
+        bias = None if self.anchor is None else floor_logits(self.anchor[:L + 1])   # −∞ beyond the floor (01b_encoder)
         for b in self.blocks:
             x, A = b(x, mem, return_attn, bias=bias)
             if return_attn: maps.append(self.mem.on_grid(A[:, :, 1:]))       # over V's H·W grid cells
@@ -214,7 +214,7 @@ class Decoder(nn.Module):
         t, L = state["t"], x.shape[1]
         if t + L > self.max_len + 1: raise ValueError(f"{t + L - 1} input tokens, more than the max length {self.max_len}")
         x = x + self.pos.weight[t:t + L]
-        bias = None if self.anchor is None else self.anchor[t:t + L]
+        bias = None if self.anchor is None else floor_logits(self.anchor[t:t + L])
         for b, c in zip(self.blocks, state["caches"]): x, _ = b(x, state["mem"], cache=c, bias=bias)
         state["t"] = t + L
         return self.head(self.ln_f(x)).masked_fill(~self.allowed, float("-inf"))

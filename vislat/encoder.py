@@ -14,9 +14,10 @@ from einops import rearrange
 from omegaconf import DictConfig
 
 # %% auto #0
-__all__ = ['HEADS', 'Rotary', 'Attention', 'FFN', 'Block', 'TokenEncoder', 'token_anchors', 'anchor_logits', 'anchor_bias',
-           'sincos_map', 'ConvPosQueries', 'CrossAttnGrid', 'GridHead', 'CoarseHead', 'SlotAttention', 'SlotHead',
-           'Smoothing', 'coord_grid', 'Readout', 'VisualEncoder', 'build_encoder', 'count_params', 'bench_encoder']
+__all__ = ['ANCHOR_FLOOR', 'HEADS', 'Rotary', 'Attention', 'FFN', 'Block', 'TokenEncoder', 'floor_logits', 'token_anchors',
+           'anchor_logits', 'anchor_bias', 'sincos_map', 'ConvPosQueries', 'CrossAttnGrid', 'GridHead', 'CoarseHead',
+           'SlotAttention', 'SlotHead', 'Smoothing', 'coord_grid', 'Readout', 'VisualEncoder', 'build_encoder',
+           'count_params', 'bench_encoder']
 
 # %% ../nbs/01b_encoder.ipynb #ced28701
 class Rotary(nn.Module):
@@ -140,6 +141,17 @@ class TokenEncoder(nn.Module):
         for b in self.blocks: x = b(x, mask=mask)
         return self.ln_f(x)
 
+# %% ../nbs/01b_encoder.ipynb #f0993672
+# A locality logit this far below its row's best becomes −∞: that cell's weight, e^−50 ≈ 2e−22 of the best cell's
+# before the content logits, is nothing a float32 sum can hold, and left in, it is a slow subnormal float.
+ANCHOR_FLOOR = 50.
+
+def floor_logits(b:Tensor, # (..., N) additive locality logits, each row's best at 0
+                ) -> Tensor: # (..., N) the same, −inf where b < −ANCHOR_FLOOR
+    "Cut locality logits at −`ANCHOR_FLOOR`: those cells get exactly zero weight instead of a subnormal one."
+    # b̃ = b if b ≥ −F, else −∞
+    return b.masked_fill(b < -ANCHOR_FLOOR, float("-inf"))
+
 # %% ../nbs/01b_encoder.ipynb #71aff1dc
 def token_anchors(n:int, # anchors (model positions 0..n-1)
                  ) -> Tensor: # (n, 2) x, y in (-1, 1)
@@ -162,10 +174,10 @@ def anchor_logits(h:int, w:int, # query grid
 
 def anchor_bias(logits:Tensor, # (h·w, max_len) from anchor_logits
                 mask:Tensor, # (B, L) bool, True at real tokens
-               ) -> Tensor: # (B, h·w, L) additive attention logits, −inf at padding
-    "The locality logits for a batch: padding masked, each row shifted so its best real token is at 0."
+               ) -> Tensor: # (B, h·w, L) additive attention logits, −inf at padding and beyond the floor
+    "The locality logits for a batch: padding masked, each row shifted so its best real token is at 0, then floored."
     b = logits[None, :, :mask.shape[1]].masked_fill(~mask[:, None, :], float("-inf"))
-    return b - b.amax(-1, keepdim=True)
+    return floor_logits(b - b.amax(-1, keepdim=True))
 
 # %% ../nbs/01b_encoder.ipynb #b3afb5ae
 def sincos_map(ch:int, # channels (multiple of 4)

@@ -81,21 +81,25 @@ def round_trip_cos(encoder: nn.Module, # encoder with `readout`
                    tok: Tokenizer,
                    z_x: Tensor, # (B, D) normalised ĝ(V(x)) of the inputs
                    texts: list[str], # B·k candidate texts, k per input in order (may be empty)
+                   inputs: list[str]|None=None, # the B input texts, only when z_x is this eval-mode encoder's own ĝ(V(x))
                   ) -> Tensor: # (B, k) cosines; −1 where a candidate is not encodable
-    "cos(ĝ(V(x)), ĝ(V(ẋ_j))) of every candidate, encoding each distinct candidate text once."
+    "cos(ĝ(V(x)), ĝ(V(ẋ_j))) of every candidate, encoding each distinct candidate text once (with `inputs`, none that is an input)."
     B, dev = z_x.shape[0], z_x.device
-    uniq = list(dict.fromkeys(texts))                                    # samples repeat, often verbatim: encode each text once
-    try: ok = [True] * len(uniq); ids, mask = tok.encode(uniq)              # the usual case: one batch
+    z_of = {t: z_x[b] for b, t in enumerate(inputs or [])}              # a copy of an input: its z is known already
+    new = [t for t in dict.fromkeys(texts) if t not in z_of]            # samples repeat, often verbatim: encode each text once
+    try: ok = [True] * len(new); ids, mask = tok.encode(new) if new else (None, None)   # the usual case: one batch
     except ValueError:                                                   # some candidate is empty or too long
-        ok = encodable(tok, uniq)
-        if not any(ok): return torch.full((B, len(texts) // B), -1.0, device=dev)
-        ids, mask = tok.encode([t for t, v in zip(uniq, ok) if v])
-    good, zu = torch.tensor(ok, device=dev), torch.zeros(len(uniq), z_x.shape[1], device=dev)
-    zu[good] = F.normalize(encoder.readout(encoder(ids.to(dev), mask.to(dev))).float(), dim=1)
-    row = {t: i for i, t in enumerate(uniq)}; at = torch.tensor([row[t] for t in texts], device=dev)
+        ok = encodable(tok, new)
+        ids, mask = tok.encode([t for t, v in zip(new, ok) if v]) if any(ok) else (None, None)
+    if ids is not None:
+        z_new = F.normalize(encoder.readout(encoder(ids.to(dev), mask.to(dev))).float(), dim=1)
+        z_of.update(zip([t for t, v in zip(new, ok) if v], z_new))
+    good = torch.tensor([t in z_of for t in texts], dtype=torch.bool, device=dev)
+    if not len(texts) or not good.any(): return torch.full((B, len(texts) // B), -1.0, device=dev)
+    zc = torch.stack([z_of.get(t, z_x[0]) for t in texts])             # (B·k, D); refused candidates masked below
     # cos(ĝ(V(x)), ĝ(V(ẋ_j))), both unit vectors; −1 for a candidate the tokenizer refuses
-    cos = (z_x.repeat_interleave(len(texts) // B, 0) * zu[at]).sum(1)
-    return cos.masked_fill(~good[at], -1.0).view(B, -1)
+    cos = (z_x.repeat_interleave(len(texts) // B, 0) * zc).sum(1)
+    return cos.masked_fill(~good, -1.0).view(B, -1)
 
 # %% ../nbs/05_roundtrip.ipynb #77dfaeb8
 def choose(cos: Tensor, # (B, k) round-trip cosines of the candidates
@@ -122,12 +126,13 @@ def best_of_k(encoder: nn.Module, decoder: nn.Module, tok: Tokenizer,
               z: Tensor, # (B, z_dim) their readouts g(V)
               k: int, top_p: float=0.9, copy_select: float=0.0,
               generator: torch.Generator|None=None, # on V's device
+              reuse_z: bool=False, # z is this eval-mode encoder's own g(V(x)): a candidate equal to an input is not encoded again
              ) -> tuple[Tensor, list[str], Tensor, Tensor]: # candidates (B, k, L), their B·k texts, cos (B, k), choice (B,)
     "Sample k candidates per latent, encode them again, choose j* = argmax cos − λ·ROUGE-L."
     cands = sample_candidates(decoder, V, z, k, top_p, generator, tok.max_len)
-    texts = tok.decode(cands.flatten(0, 1))
-    cos = round_trip_cos(encoder, tok, F.normalize(z.float(), dim=1), texts)
-    return cands, texts, cos, choose(cos, copy_penalty(tok.decode(ids), texts, copy_select))
+    texts, src = tok.decode(cands.flatten(0, 1)), tok.decode(ids)
+    cos = round_trip_cos(encoder, tok, F.normalize(z.float(), dim=1), texts, src if reuse_z else None)
+    return cands, texts, cos, choose(cos, copy_penalty(src, texts, copy_select))
 
 # %% ../nbs/05_roundtrip.ipynb #773f73f3
 def copy_extensions(src: list[int], # token ids of the input x, specials excluded
@@ -199,7 +204,8 @@ def paraphrase_ids(encoder: nn.Module, decoder: nn.Module, tok: Tokenizer,
                   ) -> list[dict]: # per input: text, cos, candidates, candidate_cos
     "Best-of-k round-trip paraphrases of one tokenised chunk."
     V, z = latent_and_z(encoder, ids, mask)
-    _, cands, cos, j = best_of_k(encoder, decoder, tok, ids, V, z, k, top_p, copy_select, generator)
+    # in eval mode z is what encoding x again would give, so a candidate that copies x takes it
+    _, cands, cos, j = best_of_k(encoder, decoder, tok, ids, V, z, k, top_p, copy_select, generator, reuse_z=not encoder.training)
     j = j.tolist()
     return [{"text": cands[b * k + j[b]], "cos": float(cos[b, j[b]]), "candidates": cands[b * k:(b + 1) * k],
              "candidate_cos": cos[b].tolist()} for b in range(len(ids))]
