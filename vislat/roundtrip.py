@@ -85,21 +85,21 @@ def round_trip_cos(encoder: nn.Module, # encoder with `readout`
                   ) -> Tensor: # (B, k) cosines; −1 where a candidate is not encodable
     "cos(ĝ(V(x)), ĝ(V(ẋ_j))) of every candidate, encoding each distinct candidate text once (with `inputs`, none that is an input)."
     B, dev = z_x.shape[0], z_x.device
-    z_of = {t: z_x[b] for b, t in enumerate(inputs or [])}              # a copy of an input: its z is known already
-    new = [t for t in dict.fromkeys(texts) if t not in z_of]            # samples repeat, often verbatim: encode each text once
+    row = {t: b for b, t in enumerate(inputs or [])}                    # a copy of an input: its z is row b of z_x already
+    new = [t for t in dict.fromkeys(texts) if t not in row]             # samples repeat, often verbatim: encode each text once
     try: ok = [True] * len(new); ids, mask = tok.encode(new) if new else (None, None)   # the usual case: one batch
     except ValueError:                                                   # some candidate is empty or too long
         ok = encodable(tok, new)
         ids, mask = tok.encode([t for t, v in zip(new, ok) if v]) if any(ok) else (None, None)
+    table = z_x                                                          # (B + encoded, D): the inputs' z, then the new ones'
     if ids is not None:
-        z_new = F.normalize(encoder.readout(encoder(ids.to(dev), mask.to(dev))).float(), dim=1)
-        z_of.update(zip([t for t, v in zip(new, ok) if v], z_new))
-    good = torch.tensor([t in z_of for t in texts], dtype=torch.bool, device=dev)
-    if not len(texts) or not good.any(): return torch.full((B, len(texts) // B), -1.0, device=dev)
-    zc = torch.stack([z_of.get(t, z_x[0]) for t in texts])             # (B·k, D); refused candidates masked below
+        table = torch.cat([z_x, F.normalize(encoder.readout(encoder(ids.to(dev), mask.to(dev))).float(), dim=1)])
+        row.update((t, B + i) for i, t in enumerate(t for t, v in zip(new, ok) if v))
+    good = torch.tensor([t in row for t in texts], dtype=torch.bool, device=dev)
+    at = torch.tensor([row.get(t, 0) for t in texts], dtype=torch.long, device=dev)   # refused candidates masked below
     # cos(ĝ(V(x)), ĝ(V(ẋ_j))), both unit vectors; −1 for a candidate the tokenizer refuses
-    cos = (z_x.repeat_interleave(len(texts) // B, 0) * zc).sum(1)
-    return cos.masked_fill(~good, -1.0).view(B, -1)
+    cos = (z_x.repeat_interleave(len(texts) // B, 0) * table[at]).sum(1)
+    return cos.masked_fill(~good, -1.0).view(B, len(texts) // B)
 
 # %% ../nbs/05_roundtrip.ipynb #77dfaeb8
 def choose(cos: Tensor, # (B, k) round-trip cosines of the candidates
