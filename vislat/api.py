@@ -5,7 +5,7 @@
 # %% ../nbs/05a_api.ipynb #ae9f4941
 from __future__ import annotations
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Callable
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
@@ -15,6 +15,7 @@ from .pipeline import ensure, is_complete
 from .tokenizer import Tokenizer
 from .domain import normalize_text, domain_words
 from .priors import check_latent
+from .latent import length_chunks
 from .decoder import greedy_decode, latent_and_z
 from .roundtrip import paraphrase_ids, explorer
 
@@ -71,6 +72,22 @@ class Vislat:
             except ValueError as e: raise ValueError(f"in texts[{i}:{i + self.batch}] (indices within the chunk): {e}") from None
             yield ids.to(self.device), mask.to(self.device)
 
+    def _in_order(self, texts, fn: Callable, # fn(ids, mask) -> b results: a tensor (b, …) or a list
+                  domain: bool=False):
+        "`fn` over validated texts in `length_chunks`; its results in the order of `texts` (a tensor or a list)."
+        texts = check_texts(texts, domain)
+        ids, mask = self.tok.encode(texts)                   # an over-long text is named by its index in `texts`
+        out = None
+        for rows, i, m in length_chunks(ids, mask, self.batch):
+            r = fn(i.to(self.device), m.to(self.device))
+            if isinstance(r, Tensor):
+                if out is None: out = r.new_empty(len(texts), *r.shape[1:])
+                out[rows.to(r.device)] = r
+            else:
+                if out is None: out = [None] * len(texts)
+                for j, x in zip(rows.tolist(), r): out[j] = x
+        return out
+
 # %% ../nbs/05a_api.ipynb #1aa89fde
 @torch.no_grad()
 def iter_latents(self: Vislat, texts, # str or list of str
@@ -84,7 +101,7 @@ def latent(self: Vislat, texts, # str or list of str (at most `max_latents`)
     "V(x): the visual latent of each text."
     n = 1 if isinstance(texts, str) else len(texts) if isinstance(texts, (list, tuple)) else 0
     if n > self.max_latents: raise ValueError(f"{n} texts: latent() returns at most {self.max_latents} at once; stream with iter_latents()")
-    return torch.cat(list(self.iter_latents(texts)))
+    return self._in_order(texts, lambda ids, mask: self.encoder(ids, mask).float().cpu())
 
 Vislat.iter_latents, Vislat.latent = iter_latents, latent
 
@@ -93,7 +110,7 @@ Vislat.iter_latents, Vislat.latent = iter_latents, latent
 def embed(self: Vislat, texts, # str or list of str
          ) -> Tensor: # (B, z_dim) float, unit rows, on the CPU
     "z = g(V(x)) / ‖g(V(x))‖."
-    return torch.cat([F.normalize(self.encoder.readout(self.encoder(ids, mask)).float(), dim=1).cpu() for ids, mask in self._chunks(texts)])
+    return self._in_order(texts, lambda ids, mask: F.normalize(self.encoder.readout(self.encoder(ids, mask)).float(), dim=1).cpu())
 
 Vislat.embed = embed
 
@@ -106,11 +123,10 @@ def reconstruct(self: Vislat, texts, # str or list of domain sentences
                ) -> list[str]:
     "Greedy reconstruction x̂ = argmax p(x | V(x))."
     _need_decoder(self, "reconstruct")
-    out = []
-    for ids, mask in self._chunks(texts, domain=True):
+    def chunk(ids, mask):
         V, z = latent_and_z(self.encoder, ids, mask)
-        out += self.tok.decode(greedy_decode(self.decoder, V, z, self.tok.max_len))
-    return out
+        return self.tok.decode(greedy_decode(self.decoder, V, z, self.tok.max_len))
+    return self._in_order(texts, chunk, domain=True)
 
 @torch.no_grad()
 def decode_latent(self: Vislat, V: Tensor, # (B, C, H, W) float
@@ -138,10 +154,9 @@ def paraphrase_texts(self: Vislat, texts, # str or list of domain sentences
     "Best-of-k round-trip paraphrases: the sample whose own latent is closest to the input's."
     _need_decoder(self, "paraphrase")
     if not isinstance(k, int) or not 1 <= k <= 16: raise ValueError(f"k must be an integer in 1..16, got {k!r}")
-    rt, out = self.cfg.round_trip, []
-    gen = torch.Generator(self.device).manual_seed(seed)
-    for ids, mask in self._chunks(texts, domain=True):
-        out += paraphrase_ids(self.encoder, self.decoder, self.tok, ids, mask, k, rt.top_p, rt.copy_select, gen)
+    rt, gen = self.cfg.round_trip, torch.Generator(self.device).manual_seed(seed)
+    out = self._in_order(texts, lambda ids, mask: paraphrase_ids(self.encoder, self.decoder, self.tok, ids, mask, k, rt.top_p,
+                                                                 rt.copy_select, gen), domain=True)
     return out if details else [o["text"] for o in out]
 
 def explore(self: Vislat, text: str="", k: int=4):

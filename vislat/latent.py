@@ -7,7 +7,7 @@ from __future__ import annotations
 import random, math, json, functools, os, time
 import subprocess, sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 import numpy as np
 import torch
 from torch import nn, Tensor
@@ -25,8 +25,8 @@ from .train import fit, pick_device, load_weights, baseline_step_s, step_benchma
 
 # %% auto #0
 __all__ = ['train_p0', 'step_rng', 'sentence_batches', 'blur_steps', 'prior_terms', 'p1_loss', 'evalpack', 'eval_texts',
-           'montage_texts', 'encode_texts', 'flat_stats', 'p1_eval', 'p1_plots', 'p1_gate', 'p1_report', 'load_encoder',
-           'seeds_in_parallel', 'train_p1', 'p1_step_benchmark']
+           'montage_texts', 'flat_stats', 'p1_eval', 'p1_plots', 'length_chunks', 'encode_texts', 'p1_gate',
+           'p1_report', 'load_encoder', 'seeds_in_parallel', 'train_p1', 'p1_step_benchmark']
 
 # %% ../nbs/01_latent.ipynb #bf932f8a
 def _load_p0(cfg, pdir, deps) -> Tokenizer: return Tokenizer.load(Path(pdir)/"tokenizer.json", cfg.data.max_len)
@@ -90,15 +90,6 @@ def montage_texts() -> list[str]:
     "The 16 fixed montage sentences, in their fixed order."
     return [m["text"] for m in evalpack().montage]
 
-@torch.no_grad()
-def encode_texts(model: nn.Module, tok: Tokenizer, texts: list[str], batch: int=256) -> Tensor:
-    "V for `texts` in chunks: (N, C, H, W) on the CPU."
-    dev = next(model.parameters()).device; out = []
-    for i in range(0, len(texts), batch):
-        ids, mask = tok.encode(texts[i:i + batch])
-        out.append(model(ids.to(dev), mask.to(dev)).float().cpu())
-    return torch.cat(out)
-
 def flat_stats(V: Tensor) -> dict[str, float]:
     "`latent_stats` flattened for a metrics row (per-channel α as alpha_c0 …)."
     s = latent_stats(V); per = s.pop("alpha_per_channel")
@@ -116,6 +107,28 @@ def p1_plots(cfg: DictConfig, tok: Tokenizer):
         V = encode_texts(model, tok, montage + texts[:256 - len(montage)])
         save_latent_health(V, montage, log.frame(), plot_dir)
     return plot_fn
+
+# %% ../nbs/01_latent.ipynb #51b40e7e
+def length_chunks(ids: Tensor, # (N, L) int64 token ids, padded (`Tokenizer.encode`)
+                  mask: Tensor, # (N, L) bool, True on real tokens
+                  batch: int, # rows per chunk
+                 ) -> Iterator[tuple[Tensor, Tensor, Tensor]]: # (rows (b,) int64 into ids, ids (b, L_c), mask (b, L_c))
+    "Chunks of rows from the shortest text to the longest (stable), each cut to its own longest text."
+    lens = mask.sum(1); order = torch.argsort(lens, stable=True)
+    for i in range(0, len(order), batch):
+        rows = order[i:i + batch]; L = int(lens[rows].max())
+        yield rows, ids[rows, :L], mask[rows, :L]
+
+@torch.no_grad()
+def encode_texts(model: nn.Module, tok: Tokenizer, texts: list[str], batch: int=256) -> Tensor:
+    "V for `texts`: (N, C, H, W) on the CPU, in the order given (encoded in `length_chunks`)."
+    dev = next(model.parameters()).device; V = None
+    ids, mask = tok.encode(texts)
+    for rows, i, m in length_chunks(ids, mask, batch):
+        v = model(i.to(dev), m.to(dev)).float().cpu()
+        if V is None: V = v.new_empty(len(texts), *v.shape[1:])
+        V[rows] = v
+    return V
 
 # %% ../nbs/01_latent.ipynb #886da27b
 def p1_gate(cfg: DictConfig, rows: list[dict], other_seed: dict|None) -> Gate:
