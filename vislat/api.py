@@ -15,7 +15,7 @@ from .pipeline import ensure, is_complete
 from .tokenizer import Tokenizer
 from .domain import normalize_text, domain_words
 from .priors import check_latent
-from .latent import length_chunks
+from .latent import map_in_order
 from .decoder import greedy_decode, latent_and_z
 from .roundtrip import paraphrase_ids, explorer
 
@@ -72,21 +72,11 @@ class Vislat:
             except ValueError as e: raise ValueError(f"in texts[{i}:{i + self.batch}] (indices within the chunk): {e}") from None
             yield ids.to(self.device), mask.to(self.device)
 
-    def _in_order(self, texts, fn: Callable, # fn(ids, mask) -> b results: a tensor (b, …) or a list
+    def _in_order(self, texts, fn: Callable, # fn(ids, mask) on the device -> b results: a tensor (b, …) or a list
                   domain: bool=False):
-        "`fn` over validated texts in `length_chunks`; its results in the order of `texts` (a tensor or a list)."
-        texts = check_texts(texts, domain)
-        ids, mask = self.tok.encode(texts)                   # an over-long text is named by its index in `texts`
-        out = None
-        for rows, i, m in length_chunks(ids, mask, self.batch):
-            r = fn(i.to(self.device), m.to(self.device))
-            if isinstance(r, Tensor):
-                if out is None: out = r.new_empty(len(texts), *r.shape[1:])
-                out[rows.to(r.device)] = r
-            else:
-                if out is None: out = [None] * len(texts)
-                for j, x in zip(rows.tolist(), r): out[j] = x
-        return out
+        "`fn` over validated texts in chunks of similar length (`map_in_order`, 01_latent); its results in the order of `texts`."
+        ids, mask = self.tok.encode(check_texts(texts, domain))   # an over-long text is named by its index in `texts`
+        return map_in_order(lambda i, m: fn(i.to(self.device), m.to(self.device)), ids, mask, self.batch)
 
 # %% ../nbs/05a_api.ipynb #1aa89fde
 @torch.no_grad()

@@ -25,8 +25,8 @@ from .train import fit, pick_device, load_weights, baseline_step_s, step_benchma
 
 # %% auto #0
 __all__ = ['train_p0', 'step_rng', 'sentence_batches', 'blur_steps', 'prior_terms', 'p1_loss', 'evalpack', 'eval_texts',
-           'montage_texts', 'flat_stats', 'p1_eval', 'p1_plots', 'length_chunks', 'encode_texts', 'p1_gate',
-           'p1_report', 'load_encoder', 'seeds_in_parallel', 'train_p1', 'p1_step_benchmark']
+           'montage_texts', 'flat_stats', 'p1_eval', 'p1_plots', 'length_chunks', 'map_in_order', 'encode_texts',
+           'p1_gate', 'p1_report', 'load_encoder', 'seeds_in_parallel', 'train_p1', 'p1_step_benchmark']
 
 # %% ../nbs/01_latent.ipynb #bf932f8a
 def _load_p0(cfg, pdir, deps) -> Tokenizer: return Tokenizer.load(Path(pdir)/"tokenizer.json", cfg.data.max_len)
@@ -119,16 +119,27 @@ def length_chunks(ids: Tensor, # (N, L) int64 token ids, padded (`Tokenizer.enco
         rows = order[i:i + batch]; L = int(lens[rows].max())
         yield rows, ids[rows, :L], mask[rows, :L]
 
+def map_in_order(fn: Callable, # fn(ids (b, L_c), mask (b, L_c)) -> b results: a tensor (b, …) or a list
+                 ids: Tensor, mask: Tensor, # (N, L) as for `length_chunks`
+                 batch: int, # rows per chunk
+                ): # N results in the order of the rows of ids: a tensor (N, …) or a list
+    "`fn` over the `length_chunks` of a batch, its results put back in the batch's order."
+    out = None
+    for rows, i, m in length_chunks(ids, mask, batch):
+        r = fn(i, m)
+        if isinstance(r, Tensor):
+            if out is None: out = r.new_empty(len(ids), *r.shape[1:])
+            out[rows.to(r.device)] = r
+        else:
+            if out is None: out = [None] * len(ids)
+            for j, x in zip(rows.tolist(), r): out[j] = x
+    return out
+
 @torch.no_grad()
 def encode_texts(model: nn.Module, tok: Tokenizer, texts: list[str], batch: int=256) -> Tensor:
     "V for `texts`: (N, C, H, W) on the CPU, in the order given (encoded in `length_chunks`)."
-    dev = next(model.parameters()).device; V = None
-    ids, mask = tok.encode(texts)
-    for rows, i, m in length_chunks(ids, mask, batch):
-        v = model(i.to(dev), m.to(dev)).float().cpu()
-        if V is None: V = v.new_empty(len(texts), *v.shape[1:])
-        V[rows] = v
-    return V
+    dev = next(model.parameters()).device
+    return map_in_order(lambda i, m: model(i.to(dev), m.to(dev)).float().cpu(), *tok.encode(texts), batch)
 
 # %% ../nbs/01_latent.ipynb #886da27b
 def p1_gate(cfg: DictConfig, rows: list[dict], other_seed: dict|None) -> Gate:

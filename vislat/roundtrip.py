@@ -18,7 +18,7 @@ from .tokenizer import Tokenizer, PAD_ID, BOS_ID, EOS_ID
 from .domain import normalize_text
 from .checker import rouge_l
 from .encoder import build_encoder
-from .latent import step_rng, evalpack, length_chunks
+from .latent import step_rng, evalpack, map_in_order
 from .contrast import scene_batches, contrast_cfg, texts_per_scene, p2_metrics
 from .jitter import p3_terms
 from .decoder import (Decoder, decode, decoder_lr, latent_and_z, safe_graph_f1, teacher_forcing_ce, reconstruct,
@@ -222,13 +222,11 @@ def paraphrase(encoder: nn.Module, # encoder with `readout`
                batch: int=256, # sentences per chunk
               ) -> list[dict]: # per input: text, cos, candidates, candidate_cos
     "Best-of-k round-trip paraphrases of `texts`."
-    dev, out = next(decoder.parameters()).device, [None] * len(texts)
+    dev = next(decoder.parameters()).device
     gen = torch.Generator(dev).manual_seed(seed)
-    ids, mask = tok.encode(texts)
-    with evaluating(encoder, decoder):
-        for rows, i, m in length_chunks(ids, mask, batch):      # chunks of similar length (01_latent), results in order
-            for j, o in zip(rows.tolist(), paraphrase_ids(encoder, decoder, tok, i.to(dev), m.to(dev), k, top_p, copy_select, gen)): out[j] = o
-    return out
+    with evaluating(encoder, decoder):                          # chunks of similar length, results in order (01_latent)
+        return map_in_order(lambda i, m: paraphrase_ids(encoder, decoder, tok, i.to(dev), m.to(dev), k, top_p, copy_select, gen),
+                            *tok.encode(texts), batch)
 
 # %% ../nbs/05_roundtrip.ipynb #c89246f9
 def p5_metrics(encoder: nn.Module, decoder: nn.Module, tok: Tokenizer,
