@@ -80,13 +80,14 @@ def run_pipeline(cfg, upto: str="P7", root=None, allow_known_failing: bool=False
     missing = PHASE_ORDER[len(phases):PHASE_ORDER.index(upto) + 1]
     print(f"vislat_run: profile {cfg.profile}, run {run_dir(cfg, root)}; phases {', '.join(phases)}"
           + (f" (not built yet: {', '.join(missing)})" if missing else ""), flush=True)
-    status, gates, known = 0, [], 0
+    status, gates, known, lines, t_start = 0, [], 0, [], time.time()
     for p in phases:
         before = phase_status(cfg, root)[p]
         t0 = time.time(); ensure(p, cfg, root, verbose=False)
         if sink is not None and before != "complete": sink.finish(phase_dir(p, cfg, root))
         how = "cached" if before == "complete" else ("" if is_reused(p, cfg, root) else "trained")
-        line, gate = phase_summary(p, cfg, root, how); print(line, f"(this call {time.time() - t0:.1f} s)", flush=True)
+        line, gate = phase_summary(p, cfg, root, how); lines.append(f"{line} (this call {time.time() - t0:.1f} s)")
+        print(lines[-1], flush=True)
         if gate is not None: gates.append(gate)
     for g in gates:
         print(); print(gate_table(g))
@@ -95,6 +96,11 @@ def run_pipeline(cfg, upto: str="P7", root=None, allow_known_failing: bool=False
         if bad: status = 1
     verdict = ("a gate failed" if status else f"no failures beyond the {known} known-failing criteria (vislat.pipeline.KNOWN_FAILING)"
                if known else "every gate passed")
+    # the phase lines again, after the gate tables: in a log the progress bars overwrite them
+    from vislat.train import peak_rss_mib          # here, not at the top: `--help` and `--dry_run` stay free of torch
+    total = time.time() - t_start
+    print("\nphases:", *lines, sep="\n  ")
+    print(f"  this call {total:.0f} s ({total / 60:.1f} min), peak RSS {peak_rss_mib() / 1024:.2f} GiB")
     print("\nvislat_run:", verdict)
     if doctor and status:
         print(); print(advice(run_dir(cfg, root)))
