@@ -16,8 +16,8 @@ from .dashboard import enable_tensorboard
 from .doctor import advice
 
 # %% auto #0
-__all__ = ['PHASE_ORDER', 'built_phases', 'phase_summary', 'phase_plan', 'dry_run_report', 'run_pipeline', 'is_reused',
-           'vislat_run']
+__all__ = ['PHASE_ORDER', 'COST_KEYS', 'built_phases', 'phase_summary', 'phase_estimate', 'phase_plan', 'dry_run_report',
+           'run_pipeline', 'is_reused', 'vislat_run']
 
 # %% ../nbs/09_cli.ipynb #63be5876
 PHASE_ORDER = list(PHASE_MODULES)
@@ -43,15 +43,39 @@ def phase_summary(phase: str, cfg, root=None, how: str="") -> tuple[str, Gate|No
               "FAIL (" + ", ".join(c.name for c in gate.criteria if not c.passed) + ")")
     return f"{phase}: {done.get('seconds', float('nan')):7.1f} s  {how:8s}  gate {verdict}", gate
 
+# %% ../nbs/09_cli.ipynb #e94320c8
+COST_KEYS = ("model", "latent", "decoder", "data", "device")   # the config sections that set what a step costs
+
+def _section(cfg, key):
+    v = cfg.get(key) if hasattr(cfg, "get") else None
+    return OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+
+def phase_estimate(phase: str, cfg, root=None) -> tuple[float, str]|None:
+    "(minutes, 'judging by <run>: S steps in M min') from the latest comparable finished run of `phase`; None if none."
+    steps = cfg.steps.get(phase) if phase in cfg.steps else None
+    if not steps: return None
+    want, best = {k: _section(cfg, k) for k in COST_KEYS}, None
+    for pdir in Path(root or runs_root()).glob(f"*/{phase}"):
+        try: done, timing, old = (json.loads((pdir/f).read_text()) for f in ("complete.json", "timing.json", "config.json"))
+        except (OSError, ValueError): continue
+        n = old.get("steps", {}).get(phase)
+        if done.get("reused_from") or timing.get("resumed_from") or not n or {k: old.get(k) for k in COST_KEYS} != want: continue
+        if best is None or done["finished"] > best[0]: best = (done["finished"], pdir.parent.name, n, done["seconds"])
+    if best is None: return None
+    _, name, n, s = best
+    # t ≈ t_then · steps / steps_then
+    return s * steps / n / 60, f"judging by {name}: {n} steps in {s / 60:.1f} min"
+
 # %% ../nbs/09_cli.ipynb #51780c7f
 def phase_plan(cfg, upto: str="P7", root=None) -> dict[str, str]:
-    "Per phase up to `upto`: 'cached', 'resume from checkpoint', 'reuse <dir>', 'train' or 'not built yet'."
+    "Per phase up to `upto`: 'cached', 'resume from checkpoint', 'reuse <dir>', 'train' (with `phase_estimate`) or 'not built yet'."
     built = built_phases(upto); status = phase_status(cfg, root); out = {}
     for p in PHASE_ORDER[:PHASE_ORDER.index(upto) + 1]:
         if p not in built: out[p] = "not built yet"; continue
         if status[p] == "missing":
             src = find_reusable(p, cfg, root)
-            out[p] = f"reuse {src} (same inputs)" if src else "train"
+            est = None if src else phase_estimate(p, cfg, root)
+            out[p] = f"reuse {src} (same inputs)" if src else "train" + (f" (about {est[0]:.1f} min, {est[1]})" if est else "")
         else: out[p] = {"complete": "cached", "partial": "resume from checkpoint"}[status[p]]
     return out
 
@@ -60,7 +84,11 @@ def dry_run_report(cfg, upto: str="P7", root=None) -> str:
     lines = [OmegaConf.to_yaml(cfg), f"run directory: {run_dir(cfg, root)}", "phases:"]
     plan = phase_plan(cfg, upto, root)
     lines += [f"  {p}: {what}" for p, what in plan.items()]
-    if plan.get("P7") in ("train", "resume from checkpoint"):
+    todo = [p for p, what in plan.items() if what.startswith("train") and p != "P7"]
+    est = [e for e in (phase_estimate(p, cfg, root) for p in todo) if e]
+    if est: lines.append(f"  {', '.join(todo)} to train: about {sum(m for m, _ in est):.1f} min"
+                         + ("" if len(est) == len(todo) else f" for the {len(est)} with an estimate"))
+    if plan.get("P7", "").startswith(("train", "resume from checkpoint")):
         from vislat.ablations import suite_plan, suite_todo
         todo = suite_todo(cfg, root)
         lines.append(f"  P7 suite: {len(suite_plan(cfg))} runs; still to train: "
