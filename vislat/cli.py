@@ -46,15 +46,12 @@ def phase_summary(phase: str, cfg, root=None, how: str="") -> tuple[str, Gate|No
 # %% ../nbs/09_cli.ipynb #e94320c8
 COST_KEYS = ("model", "latent", "decoder", "data", "device")   # the config sections that set what a step costs
 
-def _section(cfg, key):
-    v = cfg.get(key) if hasattr(cfg, "get") else None
-    return OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
-
 def phase_estimate(phase: str, cfg, root=None) -> tuple[float, str]|None:
     "(minutes, 'judging by <run>: S steps in M min') from the latest comparable finished run of `phase`; None if none."
     steps = cfg.steps.get(phase) if phase in cfg.steps else None
     if not steps: return None
-    want, best = {k: _section(cfg, k) for k in COST_KEYS}, None
+    full = OmegaConf.to_container(cfg, resolve=True)
+    want, best = {k: full.get(k) for k in COST_KEYS}, None
     for pdir in Path(root or runs_root()).glob(f"*/{phase}"):
         try: done, timing, old = (json.loads((pdir/f).read_text()) for f in ("complete.json", "timing.json", "config.json"))
         except (OSError, ValueError): continue
@@ -68,27 +65,26 @@ def phase_estimate(phase: str, cfg, root=None) -> tuple[float, str]|None:
 
 # %% ../nbs/09_cli.ipynb #51780c7f
 def phase_plan(cfg, upto: str="P7", root=None) -> dict[str, str]:
-    "Per phase up to `upto`: 'cached', 'resume from checkpoint', 'reuse <dir>', 'train' (with `phase_estimate`) or 'not built yet'."
+    "Per phase up to `upto`: 'cached', 'resume from checkpoint', 'reuse <dir>', 'train' or 'not built yet'."
     built = built_phases(upto); status = phase_status(cfg, root); out = {}
     for p in PHASE_ORDER[:PHASE_ORDER.index(upto) + 1]:
         if p not in built: out[p] = "not built yet"; continue
         if status[p] == "missing":
             src = find_reusable(p, cfg, root)
-            est = None if src else phase_estimate(p, cfg, root)
-            out[p] = f"reuse {src} (same inputs)" if src else "train" + (f" (about {est[0]:.1f} min, {est[1]})" if est else "")
+            out[p] = f"reuse {src} (same inputs)" if src else "train"
         else: out[p] = {"complete": "cached", "partial": "resume from checkpoint"}[status[p]]
     return out
 
 def dry_run_report(cfg, upto: str="P7", root=None) -> str:
-    "The resolved config, its run directory and `phase_plan`; when P7 would train, what its ablation suite still has to train."
+    "The resolved config, its run directory and `phase_plan` (each phase to train with its `phase_estimate`, and their sum); when P7 would train, what its ablation suite still has to train."
     lines = [OmegaConf.to_yaml(cfg), f"run directory: {run_dir(cfg, root)}", "phases:"]
     plan = phase_plan(cfg, upto, root)
-    lines += [f"  {p}: {what}" for p, what in plan.items()]
-    todo = [p for p, what in plan.items() if what.startswith("train") and p != "P7"]
-    est = [e for e in (phase_estimate(p, cfg, root) for p in todo) if e]
-    if est: lines.append(f"  {', '.join(todo)} to train: about {sum(m for m, _ in est):.1f} min"
-                         + ("" if len(est) == len(todo) else f" for the {len(est)} with an estimate"))
-    if plan.get("P7", "").startswith(("train", "resume from checkpoint")):
+    est = {p: phase_estimate(p, cfg, root) for p, what in plan.items() if what == "train"}
+    lines += [f"  {p}: {what}" + (f" (about {est[p][0]:.1f} min, {est[p][1]})" if est.get(p) else "") for p, what in plan.items()]
+    to_train, known = [p for p in est if p != "P7"], [e for e in est.values() if e]
+    if known: lines.append(f"  {', '.join(to_train)} to train: about {sum(m for m, _ in known):.1f} min"
+                           + ("" if len(known) == len(to_train) else f" for the {len(known)} with an estimate"))
+    if plan.get("P7") in ("train", "resume from checkpoint"):
         from vislat.ablations import suite_plan, suite_todo
         todo = suite_todo(cfg, root)
         lines.append(f"  P7 suite: {len(suite_plan(cfg))} runs; still to train: "
