@@ -23,8 +23,9 @@ from .config import MetricsLog, save_json, load_json, atomic_path, config_hash
 # %% auto #0
 __all__ = ['get_lr', 'make_optimizer', 'pick_device', 'use_bf16', 'NonFiniteLossError', 'check_finite', 'NonFiniteGradError',
            'check_grads', 'clip_grads', 'save_checkpoint', 'load_weights', 'CheckpointError', 'load_checkpoint',
-           'dist_info', 'init_distributed', 'gather_with_grad', 'mean_reduce', 'shard_batch', 'LossModule', 'FitResult',
-           'fit', 'sync', 'matmul_rate', 'count_flops', 'peak_rss_mib', 'time_fn', 'baseline_step_s', 'step_benchmark']
+           'dist_info', 'init_distributed', 'gather_with_grad', 'mean_reduce', 'shard_batch', 'LossModule',
+           'progress_on', 'FitResult', 'fit', 'sync', 'matmul_rate', 'count_flops', 'peak_rss_mib', 'time_fn',
+           'baseline_step_s', 'step_benchmark']
 
 # %% ../nbs/01d_train.ipynb #ef222dc1
 def get_lr(step: int, # 0-based optimiser step
@@ -276,6 +277,14 @@ class LossModule(nn.Module):
     def __init__(self, model: nn.Module, loss_fn: Callable): super().__init__(); self.model, self.loss_fn = model, loss_fn
     def forward(self, batch, step: int) -> dict[str, Tensor]: return self.loss_fn(self.model, batch, step)
 
+# %% ../nbs/01d_train.ipynb #6066eb93
+def progress_on(progress: bool, # the caller asks for a bar
+                rank: int=0, # this process's rank; only rank 0 draws
+               ) -> bool:
+    "Whether `fit` draws a progress bar: asked for, on rank 0, and `TQDM_DISABLE` not set to a true value."
+    quiet = os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on")
+    return progress and rank == 0 and not quiet
+
 # %% ../nbs/01d_train.ipynb #4748464a
 @dataclass
 class FitResult:
@@ -329,7 +338,7 @@ def fit(model: nn.Module, # the module to train (moved to the device)
     net = DDP(LossModule(model, loss_fn), device_ids=[dev.index if dev.index is not None else torch.cuda.current_device()]
               if dev.type == "cuda" else None, find_unused_parameters=True) if world > 1 else None
     sums, count, t_train, t0 = {}, 0, 0.0, time.time()
-    bar = tqdm(total=total_steps, initial=start, desc=desc, disable=not progress or rank != 0, leave=False, dynamic_ncols=True)
+    bar = tqdm(total=total_steps, initial=start, desc=desc, disable=not progress_on(progress, rank), leave=False, dynamic_ncols=True)
     for step in range(start, total_steps):
         ts = time.time(); model.train()
         for g in opt.param_groups: g["lr"] = get_lr(step, peak, o.warmup, total_steps) * g.get("lr_scale", 1.0)
