@@ -16,7 +16,7 @@ from .tokenizer import Tokenizer
 from .domain import normalize_text, domain_words
 from .priors import check_latent
 from .latent import map_in_order
-from .decoder import greedy_decode, latent_and_z
+from .decoder import greedy_decode, latent_and_z, search_readings
 from .roundtrip import paraphrase_ids, explorer
 
 # %% auto #0
@@ -108,21 +108,33 @@ Vislat.embed = embed
 def _need_decoder(self: Vislat, what: str):
     if self.decoder is None: raise ValueError(f"{what} needs the P4 decoder; this model was loaded from {self.phase}")
 
+def _search_rounds(search) -> int:
+    if isinstance(search, bool) or not isinstance(search, int) or not 0 <= search <= 8:
+        raise ValueError(f"search must be an integer in 0..8 (rounds of analysis-by-synthesis; 0: greedy), got {search!r}")
+    return search
+
+def _read(self: Vislat, V: Tensor, z: Tensor, search: int) -> list[str]:
+    "Texts read from latents: greedy, or `search` rounds of `search_readings` (04_decoder)."
+    if search: return search_readings(self.decoder, self.encoder, self.tok, V, z, search)[0]
+    return self.tok.decode(greedy_decode(self.decoder, V, z, self.tok.max_len))
+
 @torch.no_grad()
 def reconstruct(self: Vislat, texts, # str or list of domain sentences
+                search: int=0, # rounds of analysis-by-synthesis after the greedy reading (0: greedy; 2: exact twice as often, ~10× slower)
                ) -> list[str]:
-    "Greedy reconstruction x̂ = argmax p(x | V(x))."
-    _need_decoder(self, "reconstruct")
+    "Reconstruction x̂ of each text from its latent V(x): greedy, or searched for the reading whose own latent is V(x)."
+    _need_decoder(self, "reconstruct"); search = _search_rounds(search)
     def chunk(ids, mask):
         V, z = latent_and_z(self.encoder, ids, mask)
-        return self.tok.decode(greedy_decode(self.decoder, V, z, self.tok.max_len))
+        return self._read(V, z, search)
     return self._in_order(texts, chunk, domain=True)
 
 @torch.no_grad()
 def decode_latent(self: Vislat, V: Tensor, # (B, C, H, W) float
+                  search: int=0, # rounds of analysis-by-synthesis after the greedy reading (0: greedy)
                  ) -> list[str]:
-    "Greedy text from latents V (not from text)."
-    _need_decoder(self, "decode_latent")
+    "Text from latents V (not from text): greedy, or searched for the reading whose own latent is nearest V."
+    _need_decoder(self, "decode_latent"); search = _search_rounds(search)
     if not isinstance(V, Tensor): raise ValueError(f"V must be a tensor, got {type(V).__name__}")
     shape = (self.cfg.latent.C, self.cfg.latent.H, self.cfg.latent.W)
     if V.dim() != 4 or tuple(V.shape[1:]) != shape: raise ValueError(f"V has shape {tuple(V.shape)}; expected (B, {', '.join(map(str, shape))})")
@@ -130,10 +142,10 @@ def decode_latent(self: Vislat, V: Tensor, # (B, C, H, W) float
     out = []
     for i in range(0, len(V), self.batch):
         v = V[i:i + self.batch].to(self.device).float()
-        out += self.tok.decode(greedy_decode(self.decoder, v, self.encoder.readout(v).float(), self.tok.max_len))
+        out += self._read(v, self.encoder.readout(v).float(), search)
     return out
 
-Vislat.reconstruct, Vislat.decode_latent = reconstruct, decode_latent
+Vislat._read, Vislat.reconstruct, Vislat.decode_latent = _read, reconstruct, decode_latent
 
 # %% ../nbs/05a_api.ipynb #ca78547e
 def paraphrase_texts(self: Vislat, texts, # str or list of domain sentences

@@ -28,9 +28,10 @@ from .train import fit, pick_device, time_fn, matmul_rate, load_weights
 __all__ = ['POS_CHANNELS', 'ORACLE_MEMORIES', 'GridMemory', 'extend_cache', 'DecoderBlock', 'anchor_rows', 'Decoder',
            'latent_and_z', 'teacher_forcing_ce', 'IgnoreV', 'p4_loss', 'content_token_mask', 'shuffle_cells',
            'attention_entropy', 'token_metrics', 'eval_latents', 'p4_metrics', 'decode', 'greedy_decode', 'reconstruct',
-           'FixedLength', 'safe_graph_f1', 'reconstruction_report', 'attention_maps', 'plot_attention', 'p4_gate',
-           'p4_eval', 'p4_plots', 'decoder_lr', 'train_decoder', 'load_decoder', 'train_p4', 'content_accuracy_ceiling',
-           'TokenMemory', 'oracle_text', 'train_oracle', 'oracle_report', 'latent_dims']
+           'FixedLength', 'safe_graph_f1', 'reconstruction_report', 'latent_distance', 'search_readings',
+           'attention_maps', 'plot_attention', 'p4_gate', 'p4_eval', 'p4_plots', 'decoder_lr', 'train_decoder',
+           'load_decoder', 'train_p4', 'content_accuracy_ceiling', 'TokenMemory', 'oracle_text', 'train_oracle',
+           'oracle_report', 'latent_dims']
 
 # %% ../nbs/04_decoder.ipynb #174dd43d
 POS_CHANNELS = 16   # r: width of the learned position code per cell
@@ -336,6 +337,7 @@ def decode(dec: nn.Module, # Decoder
            pick: Callable, # pick(logits (B, vocab) float) -> next ids (B,) int64
            max_len: int=64, # longest output, BOS and EOS included
            repeat: int=1, # decode each latent this many times (rows b·repeat … b·repeat + repeat − 1)
+           forced: Tensor|None=None, # (B·repeat, T) int64: the token row r emits at step t < T, or −1 to pick (continue a prefix)
           ) -> Tensor: # (B·repeat, ≤ max_len) int64, BOS first, PAD after EOS
     "Decode with the key/value cache: x̂_{t+1} = pick(ℓ(· | x̂_≤t, V, z)), batched, until all emit EOS."
     state = dec.start(V, z)
@@ -349,6 +351,7 @@ def decode(dec: nn.Module, # Decoder
     for t in range(1, max_len):
         logits = dec.step(nxt[:, None], state)[:, -1].float()
         nxt = ids[pick(logits[:, ids])]
+        if forced is not None and t < forced.shape[1]: nxt = torch.where(forced[live, t] >= 0, forced[live, t], nxt)
         nxt = torch.where(done, torch.full_like(nxt, PAD_ID), nxt)
         out[live, t] = nxt; done |= nxt == EOS_ID
         if done.all(): return out[:, :t + 1]
@@ -371,13 +374,14 @@ def greedy_decode(dec: nn.Module, # Decoder
 def reconstruct(dec: nn.Module, encoder: nn.Module, tok: Tokenizer,
                 texts: list[str], # B domain sentences
                 batch: int=250,
+                search: int=0, # rounds of `search_readings` after the greedy reading (0: greedy only)
                ) -> list[str]:
-    "Greedy reconstructions of `texts` from their latents V(x)."
+    "Reconstructions of `texts` from their latents V(x): greedy, or searched by analysis-by-synthesis."
     dev, out = next(dec.parameters()).device, []
     for i in range(0, len(texts), batch):
         ids, mask = tok.encode(texts[i:i + batch])
         V, z = latent_and_z(encoder, ids.to(dev), mask.to(dev))
-        out += tok.decode(greedy_decode(dec, V, z, tok.max_len))
+        out += search_readings(dec, encoder, tok, V, z, search)[0] if search else tok.decode(greedy_decode(dec, V, z, tok.max_len))
     return out
 
 # %% ../nbs/04_decoder.ipynb #5a21c0f2
@@ -394,6 +398,12 @@ class FixedLength(nn.Module):
     def repeat(self, state: dict, k: int) -> dict: return {**self.dec.repeat(state, k), "n": state["n"].repeat_interleave(k)}
     def select(self, state: dict, latents: Tensor, rows: Tensor) -> dict:
         return {**self.dec.select(state, latents, rows), "n": state["n"][rows]}
+    def forward(self, ids: Tensor, V: Tensor, z: Tensor) -> Tensor: # (B, L, vocab), teacher-forced as `step` decodes
+        logits = self.dec(ids, V, z)
+        # position t has read t + 1 tokens (BOS first): from n on, only EOS
+        end = torch.arange(ids.shape[1], device=ids.device)[None] + 1 >= torch.as_tensor(self.n, device=ids.device).reshape(-1, 1)
+        only_eos = torch.full_like(logits, float("-inf")); only_eos[..., EOS_ID] = 0.
+        return torch.where(end[..., None], only_eos, logits)
     def step(self, ids: Tensor, state: dict) -> Tensor: # (B, L, vocab)
         logits = self.dec.step(ids, state); state["emitted"] += ids.shape[1]
         # a sequence that has generated n − 1 tokens can only end: ℓ = −∞ but for EOS
@@ -415,6 +425,87 @@ def reconstruction_report(dec: nn.Module, encoder: nn.Module, tok: Tokenizer, te
     return {"exact_match": sum(r == t for r, t in zip(rec, norm)) / len(texts), "graph_f1": sum(f1) / len(f1),
             "graph_exact": sum(f == 1.0 for f in f1) / len(f1),
             "samples": [(t, r, f) for t, r, f in list(zip(norm, rec, f1))[:n_samples]]}
+
+# %% ../nbs/04_decoder.ipynb #b37fada8
+@torch.no_grad()
+def latent_distance(encoder: nn.Module, tok: Tokenizer,
+                    texts: list[str], # N readings
+                    V: Tensor, # (N, C, H, W) the latents they should reproduce
+                   ) -> Tensor: # (N,) float on V's device; inf where a text cannot be encoded (empty, too long)
+    "d(x̂, V) = mean over channels and cells of (V(x̂) − V)²: how far a reading's own latent lies from V."
+    try: good = list(range(len(texts))); tok.encode(texts) if texts else None      # the usual case: all encode
+    except ValueError:
+        def encodes(t):
+            try: tok.encode([t]); return True
+            except ValueError: return False
+        good = [i for i, t in enumerate(texts) if encodes(t)]
+    d = torch.full((len(texts),), float("inf"), device=V.device)
+    if good:
+        Vx = encode_texts(encoder, tok, [texts[i] for i in good]).to(V.device)
+        # d = mean_chw (V(x̂) − V)²
+        d[good] = (Vx - V[good].float()).pow(2).flatten(1).mean(1)
+    return d
+
+# %% ../nbs/04_decoder.ipynb #37193c9e
+def _without_after_eos(ids: Tensor) -> Tensor: # (N, L) int64
+    "PAD after each row's first EOS."
+    e = (ids == EOS_ID).long()
+    return ids.masked_fill(e.cumsum(1) - e > 0, PAD_ID)
+
+def _pad_to(ids: Tensor, L: int) -> Tensor: return F.pad(ids, (0, L - ids.shape[1]), value=PAD_ID)
+
+@torch.no_grad()
+def search_readings(dec: nn.Module, # Decoder
+                    encoder: nn.Module, # the encoder whose latents V are (it scores the readings)
+                    tok: Tokenizer,
+                    V: Tensor, # (B, C, H, W) latents to read
+                    z: Tensor, # (B, z_dim) their readouts g(V)
+                    rounds: int=3, # rounds of edits after the greedy reading (0: greedy)
+                    positions: int=8, # places per reading where Dψ's runner-up token is tried
+                    min_p: float=1e-3, # least probability of a runner-up worth trying
+                    tol: float=1e-6, # a reading with d ≤ tol · mean(V²) reproduces V: it is left alone
+                   ) -> tuple[list[str], Tensor]: # B readings and their distances d(x̂, V) (B,)
+    "Read V by analysis-by-synthesis: the greedy reading, then rounds of one-token edits, each kept when its own latent lies nearer V."
+    cur = greedy_decode(dec, V, z, tok.max_len)
+    texts = tok.decode(cur); d = latent_distance(encoder, tok, texts, V)
+    # the same text encoded in another batch differs by float rounding (≈ 1e-12 here; a one-word slip ≥ 3e-5)
+    solved = lambda: d <= tol * V.float().pow(2).mean()
+    for _ in range(rounds):
+        # Dψ's runner-up at each place t of each reading: p₂(t) = second-largest p(x_t | x̂_<t, V, z)
+        top = dec(cur[:, :-1], V, z).float().softmax(-1).topk(2, -1)
+        p2 = top.values[..., 1].masked_fill(cur[:, 1:] == PAD_ID, 0.).masked_fill(solved()[:, None], 0.)
+        score, at = p2.topk(min(positions, p2.shape[1]), -1)
+        b, j = (score >= min_p).nonzero(as_tuple=True)
+        if not len(b): break
+        n, L, r = len(b), cur.shape[1], torch.arange(len(b), device=cur.device)
+        t, alt = at[b, j] + 1, top.indices[b, at[b, j], 1]
+        # substitution: token t replaced; branch: the reading up to t, the runner-up at t, then greedy
+        sub = cur[b].clone(); sub[r, t] = alt; sub = _without_after_eos(sub)
+        forced = torch.where(torch.arange(L, device=cur.device) < t[:, None], cur[b], -1); forced[r, t] = alt
+        br = decode(dec, V[b], z[b], lambda l: l.argmax(-1), tok.max_len, forced=forced)
+        d_sub = latent_distance(encoder, tok, tok.decode(sub), V[b])
+        # the substitutions that each bring their reading nearer, made together (readings with two or more)
+        good = d_sub < d[b]
+        many = torch.bincount(b[good], minlength=len(cur)) >= 2
+        keep = good & many[b]
+        rows = many.nonzero()[:, 0]
+        comb = cur[rows].clone()
+        slot = torch.full((len(cur),), -1, dtype=torch.long, device=cur.device); slot[rows] = torch.arange(len(rows), device=cur.device)
+        comb[slot[b[keep]], t[keep]] = alt[keep]; comb = _without_after_eos(comb)
+        cand = torch.cat([_pad_to(x, tok.max_len) for x in (sub, br, comb)])
+        owner = torch.cat([b, b, rows])
+        cand_text = tok.decode(cand)
+        dc = torch.cat([d_sub, latent_distance(encoder, tok, cand_text[n:], V[owner[n:]])])
+        # each reading becomes its nearest candidate, if that is nearer than the reading
+        best = torch.full_like(d, float("inf")).scatter_reduce(0, owner, dc, "amin")
+        moved = best < d
+        if not moved.any(): break
+        new = _pad_to(cur, tok.max_len).clone()
+        for i in moved.nonzero()[:, 0].tolist():
+            k = int(((owner == i) & (dc == best[i])).nonzero()[0, 0])
+            new[i], texts[i], d[i] = cand[k], cand_text[k], dc[k]
+        cur = new[:, :int((new != PAD_ID).sum(1).max())]
+    return texts, d
 
 # %% ../nbs/04_decoder.ipynb #a26ae271
 @torch.no_grad()
