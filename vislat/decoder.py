@@ -461,8 +461,9 @@ def search_readings(dec: nn.Module, # Decoder
                     V: Tensor, # (B, C, H, W) latents to read
                     z: Tensor, # (B, z_dim) their readouts g(V)
                     rounds: int=3, # rounds of edits after the greedy reading (0: greedy)
-                    positions: int=8, # places per reading where Dψ's runner-up token is tried
-                    min_p: float=1e-3, # least probability of a runner-up worth trying
+                    positions: int=8, # places per reading where Dψ's runner-up tokens are tried
+                    alternatives: int=5, # tokens tried at each place: the runner-up, the third likeliest, …
+                    min_p: float=1e-3, # least probability of an alternative worth trying
                     tol: float=1e-6, # a reading with d ≤ tol · mean(V²) reproduces V: it is left alone
                    ) -> tuple[list[str], Tensor]: # B readings and their distances d(x̂, V) (B,)
     "Read V by analysis-by-synthesis: the greedy reading, then rounds of one-token edits, each kept when its own latent lies nearer V."
@@ -472,20 +473,27 @@ def search_readings(dec: nn.Module, # Decoder
     solved = lambda: d <= tol * V.float().pow(2).mean()
     for _ in range(rounds):
         # Dψ's runner-up at each place t of each reading: p₂(t) = second-largest p(x_t | x̂_<t, V, z)
-        top = dec(cur[:, :-1], V, z).float().softmax(-1).topk(2, -1)
-        p2 = top.values[..., 1].masked_fill(cur[:, 1:] == PAD_ID, 0.).masked_fill(solved()[:, None], 0.)
-        score, at = p2.topk(min(positions, p2.shape[1]), -1)
-        b, j = (score >= min_p).nonzero(as_tuple=True)
+        top = dec(cur[:, :-1], V, z).float().softmax(-1).topk(1 + alternatives, -1)
+        open_ = (cur[:, 1:] != PAD_ID) & ~solved()[:, None]                   # places of readings still to improve
+        at = top.values[..., 1].masked_fill(~open_, 0.).topk(min(positions, open_.shape[1]), -1).indices  # the least sure first
+        # every alternative a at those places: (reading b, place t, token) with p_a(t) ≥ min_p
+        pa = top.values.gather(1, at[..., None].expand(-1, -1, top.values.shape[-1]))[..., 1:]
+        pa = pa.masked_fill(~open_.gather(1, at)[..., None], 0.)
+        b, j, a = (pa >= min_p).nonzero(as_tuple=True)
         if not len(b): break
         n, L, r = len(b), cur.shape[1], torch.arange(len(b), device=cur.device)
-        t, alt = at[b, j] + 1, top.indices[b, at[b, j], 1]
-        # substitution: token t replaced; branch: the reading up to t, the runner-up at t, then greedy
+        t, alt = at[b, j] + 1, top.indices[b, at[b, j], a + 1]
+        # substitution: token t replaced; branch: the reading up to t, the alternative at t, then greedy
         sub = cur[b].clone(); sub[r, t] = alt; sub = _without_after_eos(sub)
         forced = torch.where(torch.arange(L, device=cur.device) < t[:, None], cur[b], -1); forced[r, t] = alt
         br = decode(dec, V[b], z[b], lambda l: l.argmax(-1), tok.max_len, forced=forced)
         d_sub = latent_distance(encoder, tok, tok.decode(sub), V[b])
-        # the substitutions that each bring their reading nearer, made together (readings with two or more)
+        # the substitutions that each bring their reading nearer, made together (readings with two or more; at a
+        # place with several, the nearest)
         good = d_sub < d[b]
+        key = b * L + t
+        nearest = torch.full((len(cur) * L,), float("inf"), device=cur.device).scatter_reduce(0, key[good], d_sub[good], "amin")
+        good &= d_sub == nearest[key]
         many = torch.bincount(b[good], minlength=len(cur)) >= 2
         keep = good & many[b]
         rows = many.nonzero()[:, 0]
