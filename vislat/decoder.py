@@ -461,7 +461,7 @@ def search_readings(dec: nn.Module, # Decoder
                     V: Tensor, # (B, C, H, W) latents to read
                     z: Tensor, # (B, z_dim) their readouts g(V)
                     rounds: int=3, # rounds of edits after the greedy reading (0: greedy)
-                    positions: int=8, # places per reading where Dψ's runner-up tokens are tried
+                    positions: int=8, # places per reading where alternatives are tried: those with the likeliest runner-up
                     alternatives: int=5, # tokens tried at each place: the runner-up, the third likeliest, …
                     min_p: float=1e-3, # least probability of an alternative worth trying
                     tol: float=1e-6, # a reading with d ≤ tol · mean(V²) reproduces V: it is left alone
@@ -472,7 +472,7 @@ def search_readings(dec: nn.Module, # Decoder
     # the same text encoded in another batch differs by float rounding (≈ 1e-12 here; a one-word slip ≥ 3e-5)
     solved = lambda: d <= tol * V.float().pow(2).mean()
     for _ in range(rounds):
-        # Dψ's runner-up at each place t of each reading: p₂(t) = second-largest p(x_t | x̂_<t, V, z)
+        # Dψ's likeliest tokens at each place t, teacher-forced on the reading; its doubt there: the runner-up's p(x_t | x̂_<t, V, z)
         top = dec(cur[:, :-1], V, z).float().softmax(-1).topk(1 + alternatives, -1)
         open_ = (cur[:, 1:] != PAD_ID) & ~solved()[:, None]                   # places of readings still to improve
         at = top.values[..., 1].masked_fill(~open_, 0.).topk(min(positions, open_.shape[1]), -1).indices  # the least sure first
