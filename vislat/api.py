@@ -120,7 +120,7 @@ def _read(self: Vislat, V: Tensor, z: Tensor, search: int) -> list[str]:
 
 @torch.no_grad()
 def reconstruct(self: Vislat, texts, # str or list of domain sentences
-                search: int=0, # rounds of analysis-by-synthesis after the greedy reading (0: greedy; 2: exact twice as often, ~10× slower)
+                search: int=0, # rounds of analysis-by-synthesis after the greedy reading (0: greedy; 2: exact 0.51 → 0.95 under cpu, ~20× slower)
                ) -> list[str]:
     "Reconstruction x̂ of each text from its latent V(x): greedy, or searched for the reading whose own latent is V(x)."
     _need_decoder(self, "reconstruct"); search = _search_rounds(search)

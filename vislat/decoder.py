@@ -431,6 +431,7 @@ def reconstruction_report(dec: nn.Module, encoder: nn.Module, tok: Tokenizer, te
 def latent_distance(encoder: nn.Module, tok: Tokenizer,
                     texts: list[str], # N readings
                     V: Tensor, # (N, C, H, W) the latents they should reproduce
+                    chunk: int=1024, # texts encoded at a time (bounds the memory)
                    ) -> Tensor: # (N,) float on V's device; inf where a text cannot be encoded (empty, too long)
     "d(x̂, V) = mean over channels and cells of (V(x̂) − V)²: how far a reading's own latent lies from V."
     try: good = list(range(len(texts))); tok.encode(texts) if texts else None      # the usual case: all encode
@@ -440,10 +441,11 @@ def latent_distance(encoder: nn.Module, tok: Tokenizer,
             except ValueError: return False
         good = [i for i, t in enumerate(texts) if encodes(t)]
     d = torch.full((len(texts),), float("inf"), device=V.device)
-    if good:
-        Vx = encode_texts(encoder, tok, [texts[i] for i in good]).to(V.device)
+    for k in range(0, len(good), chunk):
+        rows = good[k:k + chunk]
+        Vx = encode_texts(encoder, tok, [texts[i] for i in rows]).to(V.device)
         # d = mean_chw (V(x̂) − V)²
-        d[good] = (Vx - V[good].float()).pow(2).flatten(1).mean(1)
+        d[rows] = (Vx - V[rows].float()).pow(2).flatten(1).mean(1)
     return d
 
 # %% ../nbs/04_decoder.ipynb #37193c9e
@@ -460,11 +462,12 @@ def search_readings(dec: nn.Module, # Decoder
                     tok: Tokenizer,
                     V: Tensor, # (B, C, H, W) latents to read
                     z: Tensor, # (B, z_dim) their readouts g(V)
-                    rounds: int=3, # rounds of edits after the greedy reading (0: greedy)
+                    rounds: int=2, # rounds of edits after the greedy reading (0: greedy)
                     positions: int=8, # places per reading where alternatives are tried: those with the likeliest runner-up
                     alternatives: int=5, # tokens tried at each place: the runner-up, the third likeliest, …
                     min_p: float=1e-3, # least probability of an alternative worth trying
                     tol: float=1e-6, # a reading with d ≤ tol · mean(V²) reproduces V: it is left alone
+                    chunk: int=1024, # candidates decoded or encoded at a time (bounds the memory)
                    ) -> tuple[list[str], Tensor]: # B readings and their distances d(x̂, V) (B,)
     "Read V by analysis-by-synthesis: the greedy reading, then rounds of one-token edits, each kept when its own latent lies nearer V."
     cur = greedy_decode(dec, V, z, tok.max_len)
@@ -486,8 +489,9 @@ def search_readings(dec: nn.Module, # Decoder
         # substitution: token t replaced; branch: the reading up to t, the alternative at t, then greedy
         sub = cur[b].clone(); sub[r, t] = alt; sub = _without_after_eos(sub)
         forced = torch.where(torch.arange(L, device=cur.device) < t[:, None], cur[b], -1); forced[r, t] = alt
-        br = decode(dec, V[b], z[b], lambda l: l.argmax(-1), tok.max_len, forced=forced)
-        d_sub = latent_distance(encoder, tok, tok.decode(sub), V[b])
+        br = torch.cat([_pad_to(decode(dec, V[b[k:k + chunk]], z[b[k:k + chunk]], lambda l: l.argmax(-1), tok.max_len,
+                                       forced=forced[k:k + chunk]), tok.max_len) for k in range(0, n, chunk)])
+        d_sub = latent_distance(encoder, tok, tok.decode(sub), V[b], chunk)
         # the substitutions that each bring their reading nearer, made together (readings with two or more; at a
         # place with several, the nearest)
         good = d_sub < d[b]
@@ -503,7 +507,7 @@ def search_readings(dec: nn.Module, # Decoder
         cand = torch.cat([_pad_to(x, tok.max_len) for x in (sub, br, comb)])
         owner = torch.cat([b, b, rows])
         cand_text = tok.decode(cand)
-        dc = torch.cat([d_sub, latent_distance(encoder, tok, cand_text[n:], V[owner[n:]])])
+        dc = torch.cat([d_sub, latent_distance(encoder, tok, cand_text[n:], V[owner[n:]], chunk)])
         # each reading becomes its nearest candidate, if that is nearer than the reading
         best = torch.full_like(d, float("inf")).scatter_reduce(0, owner, dc, "amin")
         moved = best < d
