@@ -16,7 +16,7 @@ from .tokenizer import Tokenizer
 from .domain import normalize_text, domain_words
 from .priors import check_latent
 from .latent import map_in_order
-from .decoder import greedy_decode, latent_and_z, search_readings
+from .decoder import latent_and_z, read_texts
 from .roundtrip import paraphrase_ids, explorer
 
 # %% auto #0
@@ -113,11 +113,6 @@ def _search_rounds(search) -> int:
         raise ValueError(f"search must be an integer in 0..8 (rounds of analysis-by-synthesis; 0: greedy), got {search!r}")
     return search
 
-def _read(self: Vislat, V: Tensor, z: Tensor, search: int) -> list[str]:
-    "Texts read from latents: greedy, or `search` rounds of `search_readings` (04_decoder)."
-    if search: return search_readings(self.decoder, self.encoder, self.tok, V, z, search)[0]
-    return self.tok.decode(greedy_decode(self.decoder, V, z, self.tok.max_len))
-
 @torch.no_grad()
 def reconstruct(self: Vislat, texts, # str or list of domain sentences
                 search: int=0, # rounds of analysis-by-synthesis after the greedy reading (0: greedy; 2: exact 0.51 → 0.95 under cpu, ~20× slower)
@@ -126,7 +121,7 @@ def reconstruct(self: Vislat, texts, # str or list of domain sentences
     _need_decoder(self, "reconstruct"); search = _search_rounds(search)
     def chunk(ids, mask):
         V, z = latent_and_z(self.encoder, ids, mask)
-        return self._read(V, z, search)
+        return read_texts(self.decoder, self.encoder, self.tok, V, z, search)
     return self._in_order(texts, chunk, domain=True)
 
 @torch.no_grad()
@@ -142,10 +137,10 @@ def decode_latent(self: Vislat, V: Tensor, # (B, C, H, W) float
     out = []
     for i in range(0, len(V), self.batch):
         v = V[i:i + self.batch].to(self.device).float()
-        out += self._read(v, self.encoder.readout(v).float(), search)
+        out += read_texts(self.decoder, self.encoder, self.tok, v, self.encoder.readout(v).float(), search)
     return out
 
-Vislat._read, Vislat.reconstruct, Vislat.decode_latent = _read, reconstruct, decode_latent
+Vislat.reconstruct, Vislat.decode_latent = reconstruct, decode_latent
 
 # %% ../nbs/05a_api.ipynb #ca78547e
 def paraphrase_texts(self: Vislat, texts, # str or list of domain sentences

@@ -27,8 +27,8 @@ from .train import fit, pick_device, time_fn, matmul_rate, load_weights
 # %% auto #0
 __all__ = ['POS_CHANNELS', 'ORACLE_MEMORIES', 'GridMemory', 'extend_cache', 'DecoderBlock', 'anchor_rows', 'Decoder',
            'latent_and_z', 'teacher_forcing_ce', 'IgnoreV', 'p4_loss', 'content_token_mask', 'shuffle_cells',
-           'attention_entropy', 'token_metrics', 'eval_latents', 'p4_metrics', 'decode', 'greedy_decode', 'reconstruct',
-           'FixedLength', 'safe_graph_f1', 'reconstruction_report', 'latent_distance', 'search_readings',
+           'attention_entropy', 'token_metrics', 'eval_latents', 'p4_metrics', 'decode', 'greedy_decode', 'read_texts',
+           'reconstruct', 'FixedLength', 'safe_graph_f1', 'reconstruction_report', 'latent_distance', 'search_readings',
            'attention_maps', 'plot_attention', 'p4_gate', 'p4_eval', 'p4_plots', 'decoder_lr', 'train_decoder',
            'load_decoder', 'train_p4', 'content_accuracy_ceiling', 'TokenMemory', 'oracle_text', 'train_oracle',
            'oracle_report', 'latent_dims']
@@ -371,6 +371,14 @@ def greedy_decode(dec: nn.Module, # Decoder
     "Greedy decoding x̂_{t+1} = argmax p(· | x̂_≤t, V, z)."
     return decode(dec, V, z, lambda logits: logits.argmax(-1), max_len)
 
+def read_texts(dec: nn.Module, encoder: nn.Module, tok: Tokenizer,
+               V: Tensor, # (B, C, H, W) latents
+               z: Tensor, # (B, z_dim) their readouts g(V)
+               search: int=0, # rounds of `search_readings` (below) after the greedy reading (0: greedy only)
+              ) -> list[str]: # B texts
+    "Texts read from latents: greedy decoding, or `search` rounds of analysis-by-synthesis."
+    return search_readings(dec, encoder, tok, V, z, search)[0] if search else tok.decode(greedy_decode(dec, V, z, tok.max_len))
+
 def reconstruct(dec: nn.Module, encoder: nn.Module, tok: Tokenizer,
                 texts: list[str], # B domain sentences
                 batch: int=250,
@@ -381,7 +389,7 @@ def reconstruct(dec: nn.Module, encoder: nn.Module, tok: Tokenizer,
     for i in range(0, len(texts), batch):
         ids, mask = tok.encode(texts[i:i + batch])
         V, z = latent_and_z(encoder, ids.to(dev), mask.to(dev))
-        out += search_readings(dec, encoder, tok, V, z, search)[0] if search else tok.decode(greedy_decode(dec, V, z, tok.max_len))
+        out += read_texts(dec, encoder, tok, V, z, search)
     return out
 
 # %% ../nbs/04_decoder.ipynb #5a21c0f2
@@ -473,11 +481,11 @@ def search_readings(dec: nn.Module, # Decoder
     cur = greedy_decode(dec, V, z, tok.max_len)
     texts = tok.decode(cur); d = latent_distance(encoder, tok, texts, V)
     # the same text encoded in another batch differs by float rounding (≈ 1e-12 here; a one-word slip ≥ 3e-5)
-    solved = lambda: d <= tol * V.float().pow(2).mean()
+    exact = tol * V.float().pow(2).mean()
     for _ in range(rounds):
         # Dψ's likeliest tokens at each place t, teacher-forced on the reading; its doubt there: the runner-up's p(x_t | x̂_<t, V, z)
         top = dec(cur[:, :-1], V, z).float().softmax(-1).topk(1 + alternatives, -1)
-        open_ = (cur[:, 1:] != PAD_ID) & ~solved()[:, None]                   # places of readings still to improve
+        open_ = (cur[:, 1:] != PAD_ID) & (d > exact)[:, None]                   # places of readings still to improve
         at = top.values[..., 1].masked_fill(~open_, 0.).topk(min(positions, open_.shape[1]), -1).indices  # the least sure first
         # every alternative a at those places: (reading b, place t, token) with p_a(t) ≥ min_p
         pa = top.values.gather(1, at[..., None].expand(-1, -1, top.values.shape[-1]))[..., 1:]
@@ -500,10 +508,8 @@ def search_readings(dec: nn.Module, # Decoder
         good &= d_sub == nearest[key]
         many = torch.bincount(b[good], minlength=len(cur)) >= 2
         keep = good & many[b]
-        rows = many.nonzero()[:, 0]
-        comb = cur[rows].clone()
-        slot = torch.full((len(cur),), -1, dtype=torch.long, device=cur.device); slot[rows] = torch.arange(len(rows), device=cur.device)
-        comb[slot[b[keep]], t[keep]] = alt[keep]; comb = _without_after_eos(comb)
+        rows, comb = many.nonzero()[:, 0], cur.clone()
+        comb[b[keep], t[keep]] = alt[keep]; comb = _without_after_eos(comb[rows])
         cand = torch.cat([_pad_to(x, tok.max_len) for x in (sub, br, comb)])
         owner = torch.cat([b, b, rows])
         cand_text = tok.decode(cand)

@@ -22,7 +22,7 @@ from .encoder import build_encoder
 from .latent import step_rng, evalpack, encode_texts
 from .contrast import scene_batches, contrast_cfg, texts_per_scene, embed_pack, embed_texts, retrieval_metrics
 from .jitter import p3_terms
-from .decoder import greedy_decode, train_decoder, load_decoder
+from .decoder import train_decoder, load_decoder, read_texts
 from .roundtrip import paraphrase, evaluating, encodable
 from .train import fit, pick_device, load_weights, peak_rss_mib
 
@@ -239,7 +239,7 @@ def read_latents(encoder: nn.Module, # its readout gives z = g(V)
     with evaluating(encoder, decoder):
         for i in range(0, len(V), batch):
             v = V[i:i + batch].to(dev).float()
-            out += tok.decode(greedy_decode(decoder, v, encoder.readout(v).float(), tok.max_len))
+            out += read_texts(decoder, encoder, tok, v, encoder.readout(v).float())
     return out
 
 # %% ../nbs/06_diffusion.ipynb #f4d839e8
